@@ -37,16 +37,15 @@ struct creds {
 	atomic_uint refcount;
 	char *access_key_id;
 	char *secret_access_key;
-	char *session_token;     /* NULL when there is none */
+	char *session_token;	 /* NULL when there is none */
 	int64_t expires_at_unix; /* 0: does not expire */
-	const char *provider;    /* static name of the source, e.g. "environment" */
+	const char *provider;	 /* static name of the source, e.g. "environment" */
 };
 
 /* Returns 0 and in *ret a new reference to new credentials (the strings are
  * copied; token may be NULL), -EINVAL when a key is empty, or -ENOMEM. */
-int creds_new(const char *access_key_id, const char *secret_access_key,
-	      const char *session_token, int64_t expires_at_unix, const char *provider,
-	      struct creds **ret);
+int creds_new(const char *access_key_id, const char *secret_access_key, const char *session_token,
+	      int64_t expires_at_unix, const char *provider, struct creds **ret);
 
 /* Takes a reference; accepts NULL. Thread-safe. */
 struct creds *creds_ref(struct creds *c);
@@ -66,10 +65,10 @@ typedef const char *(*creds_getenv_fn)(const char *name, void *userdata);
 struct creds_context {
 	creds_getenv_fn getenv; /* NULL: getenv() */
 	void *getenv_userdata;
-	creds_clock_fn now;     /* NULL: time() */
+	creds_clock_fn now; /* NULL: time() */
 	void *now_userdata;
 	struct http_transport *http; /* for STS, the ECS endpoint and IMDS */
-	const char *region;          /* for STS; may be NULL before it is known */
+	const char *region;	     /* for STS; may be NULL before it is known */
 	const char *sts_endpoint;    /* e.g. "https://sts.us-east-1.amazonaws.com" */
 };
 

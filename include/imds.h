@@ -24,7 +24,7 @@
 
 #define IMDS_DEFAULT_ENDPOINT "http://169.254.169.254"
 #define IMDS_TOKEN_TTL_SEC    21600
-#define IMDS_TIMEOUT_MS       1000L
+#define IMDS_TIMEOUT_MS	      1000L
 
 struct imds;
 
