@@ -28,9 +28,9 @@
 #include "buf.h"
 
 #define HTTP_DEFAULT_CONNECT_TIMEOUT_MS 3000L
-#define HTTP_DEFAULT_TIMEOUT_MS         10000L
+#define HTTP_DEFAULT_TIMEOUT_MS		10000L
 #define HTTP_DEFAULT_MAX_RESPONSE_BYTES (4u << 20)
-#define HTTP_MAX_HEADER_BYTES           (64u << 10)
+#define HTTP_MAX_HEADER_BYTES		(64u << 10)
 
 struct http_header {
 	const char *name;
@@ -46,14 +46,14 @@ struct http_request {
 	const char *body; /* may be NULL when body_len is 0 */
 	size_t body_len;
 	long connect_timeout_ms;   /* 0: HTTP_DEFAULT_CONNECT_TIMEOUT_MS */
-	long timeout_ms;           /* 0: HTTP_DEFAULT_TIMEOUT_MS */
+	long timeout_ms;	   /* 0: HTTP_DEFAULT_TIMEOUT_MS */
 	size_t max_response_bytes; /* 0: HTTP_DEFAULT_MAX_RESPONSE_BYTES */
 };
 
 struct http_response {
-	long status;         /* HTTP status code */
-	struct buf body;     /* capped at the request's max_response_bytes */
-	struct buf headers;  /* raw header lines of the final response, capped */
+	long status;	    /* HTTP status code */
+	struct buf body;    /* capped at the request's max_response_bytes */
+	struct buf headers; /* raw header lines of the final response, capped */
 };
 
 /* Process-wide settings of the curl-based transport. */

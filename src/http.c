@@ -153,13 +153,14 @@ static int set_headers(struct http_exchange *x, const struct http_request *req)
 		struct buf line;
 		int r;
 
-		if (strpbrk(req->headers[i].value, "\r\n") || strpbrk(req->headers[i].name, "\r\n:"))
+		if (strpbrk(req->headers[i].value, "\r\n") ||
+		    strpbrk(req->headers[i].name, "\r\n:"))
 			return -EINVAL;
 		buf_init(&line, HTTP_MAX_HEADER_BYTES);
 		/* "Name;" is curl's spelling of a header with an empty value. */
 		r = req->headers[i].value[0]
-			    ? buf_printf(&line, "%s: %s", req->headers[i].name, req->headers[i].value)
-			    : buf_printf(&line, "%s;", req->headers[i].name);
+			? buf_printf(&line, "%s: %s", req->headers[i].name, req->headers[i].value)
+			: buf_printf(&line, "%s;", req->headers[i].name);
 		if (r == 0) {
 			l = curl_slist_append(x->headers, line.data);
 			r = l ? 0 : -ENOMEM;
@@ -177,13 +178,13 @@ static int setup_easy(struct http_exchange *x, const struct http_options *opts,
 		      const struct http_request *req)
 {
 	CURL *e = x->easy;
-	long connect_ms = req->connect_timeout_ms ? req->connect_timeout_ms
-						  : HTTP_DEFAULT_CONNECT_TIMEOUT_MS;
+	long connect_ms =
+	    req->connect_timeout_ms ? req->connect_timeout_ms : HTTP_DEFAULT_CONNECT_TIMEOUT_MS;
 	long total_ms = req->timeout_ms ? req->timeout_ms : HTTP_DEFAULT_TIMEOUT_MS;
 	int r;
 
-	x->resp.body.max = req->max_response_bytes ? req->max_response_bytes
-						   : HTTP_DEFAULT_MAX_RESPONSE_BYTES;
+	x->resp.body.max =
+	    req->max_response_bytes ? req->max_response_bytes : HTTP_DEFAULT_MAX_RESPONSE_BYTES;
 	r = set_headers(x, req);
 	if (r < 0)
 		return r;

@@ -63,6 +63,7 @@ static void test_reset_keeps_cap(void)
 
 int main(void)
 {
-	return TEST_MAIN(TEST_CASE(test_append_and_steal), TEST_CASE(test_cap_leaves_buffer_unchanged),
+	return TEST_MAIN(TEST_CASE(test_append_and_steal),
+			 TEST_CASE(test_cap_leaves_buffer_unchanged),
 			 TEST_CASE(test_empty_steal_is_string), TEST_CASE(test_reset_keeps_cap));
 }

@@ -70,7 +70,8 @@ static int server_start(struct server *s, enum behaviour b, const char *answer)
 	s->answer = answer;
 	s->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
 	if (s->listen_fd < 0 || bind(s->listen_fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-	    listen(s->listen_fd, 1) < 0 || getsockname(s->listen_fd, (struct sockaddr *)&a, &len) < 0)
+	    listen(s->listen_fd, 1) < 0 ||
+	    getsockname(s->listen_fd, (struct sockaddr *)&a, &len) < 0)
 		return -errno;
 	s->port = ntohs(a.sin_port);
 	return -pthread_create(&s->thread, NULL, serve_one, s);
@@ -137,8 +138,8 @@ static void test_body_over_cap(void)
 	struct http_response resp;
 	struct server s;
 
-	CHECK_INT(server_start(&s, ANSWER, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789"),
-		  0);
+	CHECK_INT(
+	    server_start(&s, ANSWER, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789"), 0);
 	http_response_init(&resp);
 	CHECK_INT(perform(&s, "GET", NULL, 0, 2000, 9, &resp), -EMSGSIZE);
 	server_stop(&s);
@@ -150,8 +151,8 @@ static void test_body_over_cap_without_length(void)
 	struct http_response resp;
 	struct server s;
 
-	CHECK_INT(server_start(&s, ANSWER, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n0123456789"),
-		  0);
+	CHECK_INT(
+	    server_start(&s, ANSWER, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n0123456789"), 0);
 	http_response_init(&resp);
 	CHECK_INT(perform(&s, "GET", NULL, 0, 2000, 9, &resp), -EMSGSIZE);
 	server_stop(&s);
@@ -181,7 +182,8 @@ static void test_reset_and_truncation(void)
 	server_stop(&s);
 	http_response_done(&resp);
 
-	CHECK_INT(server_start(&s, ANSWER, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort"), 0);
+	CHECK_INT(server_start(&s, ANSWER, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort"),
+		  0);
 	http_response_init(&resp);
 	CHECK_INT(perform(&s, "GET", NULL, 0, 2000, 0, &resp), -ECONNRESET);
 	server_stop(&s);
@@ -205,8 +207,9 @@ static void test_refused(void)
 static void test_header_injection_refused(void)
 {
 	static const struct http_header h[] = { { "Authorization", "x\r\nEvil: 1" } };
-	struct http_request req = { .method = "GET", .url = "http://127.0.0.1:1/", .headers = h,
-				    .n_headers = 1 };
+	struct http_request req = {
+		.method = "GET", .url = "http://127.0.0.1:1/", .headers = h, .n_headers = 1
+	};
 	struct http_exchange *x = NULL;
 
 	CHECK_INT(http_exchange_new(NULL, &req, &x), -EINVAL);
@@ -228,11 +231,11 @@ static void test_other_schemes_refused(void)
 int main(void)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	int r = TEST_MAIN(TEST_CASE(test_answer_status_body_and_headers),
-			  TEST_CASE(test_body_over_cap), TEST_CASE(test_body_over_cap_without_length),
-			  TEST_CASE(test_timeout), TEST_CASE(test_reset_and_truncation),
-			  TEST_CASE(test_refused), TEST_CASE(test_header_injection_refused),
-			  TEST_CASE(test_other_schemes_refused));
+	int r = TEST_MAIN(
+	    TEST_CASE(test_answer_status_body_and_headers), TEST_CASE(test_body_over_cap),
+	    TEST_CASE(test_body_over_cap_without_length), TEST_CASE(test_timeout),
+	    TEST_CASE(test_reset_and_truncation), TEST_CASE(test_refused),
+	    TEST_CASE(test_header_injection_refused), TEST_CASE(test_other_schemes_refused));
 	curl_global_cleanup();
 	return r;
 }

@@ -23,46 +23,48 @@ struct test_case {
 
 extern int test_failed; /* set by the CHECK macros for the current case */
 
-#define TEST_FAIL(...)                                                          \
-	do {                                                                    \
-		printf("# %s:%d: ", __FILE__, __LINE__);                        \
-		printf(__VA_ARGS__);                                            \
-		printf("\n");                                                   \
-		test_failed = 1;                                                \
+#define TEST_FAIL(...)                                   \
+	do {                                             \
+		printf("# %s:%d: ", __FILE__, __LINE__); \
+		printf(__VA_ARGS__);                     \
+		printf("\n");                            \
+		test_failed = 1;                         \
 	} while (0)
 
-#define CHECK(cond)                                                             \
-	do {                                                                    \
-		if (!(cond)) {                                                  \
-			TEST_FAIL("check failed: %s", #cond);                   \
-			return;                                                 \
-		}                                                               \
+#define CHECK(cond)                                           \
+	do {                                                  \
+		if (!(cond)) {                                \
+			TEST_FAIL("check failed: %s", #cond); \
+			return;                               \
+		}                                             \
 	} while (0)
 
-#define CHECK_INT(got, want)                                                    \
-	do {                                                                    \
-		long long g_ = (long long)(got), w_ = (long long)(want);        \
-		if (g_ != w_) {                                                 \
-			TEST_FAIL("%s == %lld, want %lld", #got, g_, w_);       \
-			return;                                                 \
-		}                                                               \
+#define CHECK_INT(got, want)                                              \
+	do {                                                              \
+		long long g_ = (long long)(got), w_ = (long long)(want);  \
+		if (g_ != w_) {                                           \
+			TEST_FAIL("%s == %lld, want %lld", #got, g_, w_); \
+			return;                                           \
+		}                                                         \
 	} while (0)
 
-#define CHECK_STR(got, want)                                                    \
-	do {                                                                    \
-		const char *g_ = (got), *w_ = (want);                           \
-		if (!g_ || !w_ || strcmp(g_, w_) != 0) {                        \
-			TEST_FAIL("%s == \"%s\", want \"%s\"", #got,            \
-				  g_ ? g_ : "(null)", w_ ? w_ : "(null)");      \
-			return;                                                 \
-		}                                                               \
+#define CHECK_STR(got, want)                                                             \
+	do {                                                                             \
+		const char *g_ = (got), *w_ = (want);                                    \
+		if (!g_ || !w_ || strcmp(g_, w_) != 0) {                                 \
+			TEST_FAIL("%s == \"%s\", want \"%s\"", #got, g_ ? g_ : "(null)", \
+				  w_ ? w_ : "(null)");                                   \
+			return;                                                          \
+		}                                                                        \
 	} while (0)
 
-#define TEST_CASE(fn) { #fn, fn }
-#define TEST_MAIN(...)                                                          \
-	test_main((const struct test_case[]){ __VA_ARGS__ },                   \
-		  sizeof((const struct test_case[]){ __VA_ARGS__ }) /          \
-			  sizeof(struct test_case))
+#define TEST_CASE(fn)   \
+	{               \
+#fn, fn \
+	}
+#define TEST_MAIN(...)                                       \
+	test_main((const struct test_case[]){ __VA_ARGS__ }, \
+		  sizeof((const struct test_case[]){ __VA_ARGS__ }) / sizeof(struct test_case))
 
 /* Runs the cases in order, printing TAP; returns the exit code. */
 int test_main(const struct test_case *cases, size_t n);
