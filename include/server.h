@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * server: the HTTP side of cloudmap-sd, on libmicrohttpd.
+ *
+ * Endpoints:
+ *   GET /targets, /prometheus-targets  the current snapshot's http_sd JSON
+ *                                       (200), or 503 with a short JSON
+ *                                       error before the first successful
+ *                                       discovery and once the data is older
+ *                                       than max_staleness_ms
+ *   GET <telemetry_path>                the metrics registry, text 0.0.4
+ *   GET /-/healthy                      200 while the process serves
+ *   GET /-/ready                        200 once a snapshot exists, else 503
+ * HEAD is answered for each; another method gets 405 with Allow; another
+ * path 404; a request that announces a body 413 (the body is never read).
+ * Error bodies are JSON: {"error":"..."}. Every answer carries
+ * Cache-Control: no-store and is counted in http_requests by handler
+ * ("targets", "prometheus-targets", "metrics", "healthy", "ready", "other")
+ * and code; requests that libmicrohttpd refuses before routing (a request
+ * line or headers over the per-connection memory limit: 414/431; a
+ * connection over a limit: closed) are not counted.
+ *
+ * DESIGN: libmicrohttpd's threads only read. A /targets request takes a
+ * reference to the current snapshot (snapshot_store_get), lends its bytes
+ * to libmicrohttpd without a copy and drops the reference in the response's
+ * free callback: no lock is held while a slow client is served, and a
+ * request never calls AWS nor waits for a refresh. Hardened: a thread pool,
+ * a connection limit, a per-address limit, an idle timeout and a
+ * per-connection memory limit.
+ */
+#ifndef CLOUDMAP_SERVER_H
+#define CLOUDMAP_SERVER_H
+
+#include <stdint.h>
+
+struct snapshot_store;
+struct metrics_registry;
+struct metrics_family;
+
+/* Borrowed for the server_start() call; what it needs is copied. */
+struct server_config {
+	/* NULL: every interface, IPv6 and IPv4 (IPv4 alone on a host without
+	 * IPv6); else exactly this numeric address, or a name resolved once. */
+	const char *listen_host;
+	unsigned port;			 /* 0: any free port (see server_port()) */
+	const char *telemetry_path;	 /* starts with '/' */
+	unsigned max_connections;	 /* 0: libmicrohttpd's default */
+	unsigned max_connections_per_ip; /* 0: no limit */
+	unsigned connection_timeout_sec; /* idle connections; 0: none */
+	unsigned threads;		 /* 0: 2 */
+	int64_t max_staleness_ms;	 /* <= 0: never stale */
+};
+
+/* What the server reads; borrowed, must outlive it. */
+struct server_deps {
+	struct snapshot_store *store;	  /* not NULL */
+	struct metrics_registry *metrics; /* not NULL */
+	/* Counter family cloudmap_sd_http_requests_total{handler,code}, or NULL. */
+	struct metrics_family *http_requests;
+	/* Wall clock; NULL: the real one. Called from the HTTP threads. */
+	int64_t (*now_ms)(void);
+};
+
+struct server;
+
+/* Starts serving. Returns 0 and *ret; -EADDRINUSE when the port is taken;
+ * -EADDRNOTAVAIL for an address on no interface here or a name that does
+ * not resolve; -EACCES for a privileged port; -EINVAL for a bad
+ * configuration (telemetry path, port over 65535, a NULL store or
+ * registry); -ENOMEM; -EIO when libmicrohttpd cannot start. On failure *ret
+ * is untouched. Called by main; server_start() and server_stop() of one
+ * server must not run concurrently. */
+int server_start(const struct server_config *cfg, const struct server_deps *deps,
+		 struct server **ret);
+
+/* The port the server listens on (the real one when cfg->port was 0).
+ * Thread-safe. */
+unsigned server_port(const struct server *s);
+
+/* Stops serving (waits for the threads; a response being sent is cut) and
+ * frees s. Accepts NULL; returns NULL. */
+struct server *server_stop(struct server *s);
+
+#endif

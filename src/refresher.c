@@ -1,0 +1,270 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * refresher: the thread that refreshes the targets. See include/refresher.h.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "awsclient.h"
+#include "buf.h"
+#include "log.h"
+#include "refresher.h"
+#include "snapshot.h"
+#include "telemetry.h"
+
+#define ERRORS_LOG_MAX 2048
+
+struct refresher {
+	struct refresher_config cfg;
+	struct refresher_deps deps;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond; /* on CLOCK_MONOTONIC */
+	bool stop;
+	bool wake;
+	/* The refresher thread's own. */
+	struct inventory *inv;
+	int64_t last_full_ms;
+	uint64_t rng;
+};
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The next interval, with +-10% jitter. */
+static int64_t next_interval_ms(struct refresher *r)
+{
+	double u;
+
+	r->rng ^= r->rng << 13;
+	r->rng ^= r->rng >> 7;
+	r->rng ^= r->rng << 17;
+	u = (double)(r->rng >> 11) / (double)(UINT64_C(1) << 53);
+	return (int64_t)((double)r->cfg.interval_ms * (0.9 + 0.2 * u));
+}
+
+/* "ns/svc: text; ..." for the log line of a refresh that met errors. */
+static char *errors_text(const struct inventory *inv)
+{
+	struct buf b;
+	size_t i;
+
+	buf_init(&b, ERRORS_LOG_MAX);
+	for (i = 0; i < inv->n_errors; i++) {
+		const struct inventory_error *e = &inv->errors[i];
+
+		if (buf_printf(&b, "%s%s%s%s: %s", i ? "; " : "",
+			       e->namespace_name ? e->namespace_name : "",
+			       e->service_name ? "/" : "", e->service_name ? e->service_name : "",
+			       e->text) < 0) {
+			buf_puts(&b, " ...");
+			break;
+		}
+	}
+	return buf_steal(&b, NULL);
+}
+
+/* Turns an inventory into a snapshot and publishes it. */
+static int publish(struct refresher *r, const struct inventory *inv, size_t *ret_targets)
+{
+	struct target_set *ts = NULL;
+	struct snapshot *s = NULL;
+	int e;
+
+	e = targets_build(inv, &r->cfg.targets, &ts);
+	if (e == 0)
+		e = snapshot_new(ts, inv->built_at_unix, &s);
+	if (e == 0) {
+		*ret_targets = ts->n_targets;
+		if (r->deps.on_publish)
+			r->deps.on_publish(r->deps.on_publish_userdata, s);
+		snapshot_store_publish(r->deps.store, s);
+	}
+	target_set_free(ts);
+	return e;
+}
+
+static const char *result_name(int result)
+{
+	switch (result) {
+	case DISCOVERY_OK:
+		return "success";
+	case DISCOVERY_PARTIAL:
+		return "partial";
+	default:
+		return "failure";
+	}
+}
+
+static void log_refresh(const char *kind, int result, const struct inventory *inv,
+			const struct discovery_stats *st, int64_t duration_ms, size_t targets)
+{
+	char ms[24], n_targets[24], n_errors[24];
+	char *errors = inv->n_errors ? errors_text(inv) : NULL;
+
+	snprintf(ms, sizeof(ms), "%lld", (long long)duration_ms);
+	snprintf(n_targets, sizeof(n_targets), "%zu", targets);
+	snprintf(n_errors, sizeof(n_errors), "%zu", inv->n_errors);
+	if (result == DISCOVERY_OK)
+		log_kv(LOG_LEVEL_DEBUG, "refresh done", "kind", kind, "duration_ms", ms, "targets",
+		       n_targets, NULL);
+	else if (result == DISCOVERY_PARTIAL)
+		log_kv(LOG_LEVEL_WARN, "refresh kept the last good state of what failed", "kind",
+		       kind, "duration_ms", ms, "targets", n_targets, "errors", n_errors, "failed",
+		       errors ? errors : "", NULL);
+	else
+		log_kv(LOG_LEVEL_ERROR, "refresh failed, serving the last good targets", "kind",
+		       kind, "duration_ms", ms, "err", errors ? errors : "", NULL);
+	if (st->services_truncated)
+		log_kvf(LOG_LEVEL_WARN,
+			"services have more instances than DiscoverInstances "
+			"returns (1000); the rest are not discovered",
+			"services", "%u", st->services_truncated);
+	if (st->namespaces_missing)
+		log_kvf(LOG_LEVEL_WARN, "namespaces asked for were not found", "missing", "%u",
+			st->namespaces_missing);
+	free(errors);
+}
+
+static bool stopping(struct refresher *r)
+{
+	bool stop;
+
+	pthread_mutex_lock(&r->lock);
+	stop = r->stop;
+	pthread_mutex_unlock(&r->lock);
+	return stop;
+}
+
+static void refresh_once(struct refresher *r, bool force_full)
+{
+	int64_t start = mono_ms();
+	bool full = !r->inv || force_full || start - r->last_full_ms >= r->cfg.full_interval_ms;
+	const char *kind = full ? "full" : "light";
+	struct discovery_stats st;
+	struct inventory *next = NULL;
+	size_t targets = 0;
+	int result, e;
+
+	result = discovery_refresh(r->deps.client, &r->cfg.discovery, r->inv, full,
+				   (int64_t)time(NULL), &next, &st);
+	if (stopping(r)) { /* aborted: what came back is incomplete */
+		inventory_free(next);
+		return;
+	}
+	if (result < 0) {
+		log_kv(LOG_LEVEL_ERROR, "refresh failed", "kind", kind, "err", strerror(-result),
+		       NULL);
+		return;
+	}
+	if (result != DISCOVERY_FAILED) {
+		e = publish(r, next, &targets);
+		if (e < 0) {
+			log_kv(LOG_LEVEL_ERROR, "cannot build the targets", "err", strerror(-e),
+			       NULL);
+			result = DISCOVERY_FAILED;
+		} else if (full) {
+			r->last_full_ms = start;
+		}
+	}
+	log_refresh(kind, result, next, &st, mono_ms() - start, targets);
+	if (r->deps.telemetry)
+		telemetry_refresh(r->deps.telemetry, kind, result_name(result),
+				  (double)(mono_ms() - start) / 1000.0, (unsigned)next->n_errors,
+				  st.services_truncated);
+	inventory_free(r->inv);
+	r->inv = next;
+}
+
+/* Waits until deadline (monotonic ms), a wake-up or a stop. Returns true
+ * when woken for a full refresh, false otherwise; sets *ret_stop. */
+static bool wait_until(struct refresher *r, int64_t deadline, bool *ret_stop)
+{
+	struct timespec ts = { .tv_sec = deadline / 1000, .tv_nsec = (deadline % 1000) * 1000000 };
+	bool woke;
+
+	pthread_mutex_lock(&r->lock);
+	while (!r->stop && !r->wake)
+		if (pthread_cond_timedwait(&r->cond, &r->lock, &ts) == ETIMEDOUT)
+			break;
+	woke = r->wake;
+	r->wake = false;
+	*ret_stop = r->stop;
+	pthread_mutex_unlock(&r->lock);
+	return woke;
+}
+
+static void *refresher_main(void *arg)
+{
+	struct refresher *r = arg;
+	bool full = true, stop = false;
+
+	while (!stop) {
+		int64_t start = mono_ms();
+
+		refresh_once(r, full);
+		full = wait_until(r, start + next_interval_ms(r), &stop);
+	}
+	return NULL;
+}
+
+int refresher_start(const struct refresher_config *cfg, const struct refresher_deps *deps,
+		    struct refresher **ret)
+{
+	struct refresher *r = calloc(1, sizeof(*r));
+	pthread_condattr_t attr;
+	int e;
+
+	if (!r)
+		return -ENOMEM;
+	r->cfg = *cfg;
+	r->deps = *deps;
+	r->rng = (uint64_t)mono_ms() * UINT64_C(0x9E3779B97F4A7C15) | 1;
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&r->cond, &attr);
+	pthread_condattr_destroy(&attr);
+	e = pthread_create(&r->thread, NULL, refresher_main, r);
+	if (e) {
+		pthread_cond_destroy(&r->cond);
+		pthread_mutex_destroy(&r->lock);
+		free(r);
+		return -e;
+	}
+	*ret = r;
+	return 0;
+}
+
+void refresher_wake(struct refresher *r)
+{
+	pthread_mutex_lock(&r->lock);
+	r->wake = true;
+	pthread_cond_signal(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+}
+
+struct refresher *refresher_stop(struct refresher *r)
+{
+	if (!r)
+		return NULL;
+	pthread_mutex_lock(&r->lock);
+	r->stop = true;
+	pthread_cond_signal(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+	aws_client_abort(r->deps.client);
+	pthread_join(r->thread, NULL);
+	inventory_free(r->inv);
+	pthread_cond_destroy(&r->cond);
+	pthread_mutex_destroy(&r->lock);
+	free(r);
+	return NULL;
+}

@@ -1,0 +1,578 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * server: cloudmap-sd's HTTP endpoints on libmicrohttpd. See include/server.h.
+ *
+ * main calls server_start() and server_stop(); in between, libmicrohttpd's
+ * worker threads call server_on_request(), which only reads: the snapshot
+ * store (one reference per /targets answer, dropped in the response's free
+ * callback), the metrics registry, and the server's own fields, written once
+ * before the daemon starts. A route table maps an exact path to a handler,
+ * one small function each; a handler builds a reply, and server_answer()
+ * queues it, counts it and drops the local reference. A request with a
+ * body is refused before the body is read, so a body is never buffered.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "buf.h"
+#include "metrics.h"
+#include "server.h"
+#include "snapshot.h"
+
+#define SERVER_DEFAULT_THREADS	  2
+#define SERVER_MEMORY_LIMIT_BYTES (32u << 10) /* per connection: request line and headers */
+#define SERVER_MAX_METRICS_BYTES  (16u << 20)
+#define SERVER_MAX_ROUTES	  8
+#define SERVER_MAX_ERROR_BYTES	  160
+#define SERVER_CONTENT_TYPE_JSON  "application/json"
+#define SERVER_CONTENT_TYPE_TEXT  "text/plain; charset=utf-8"
+#define SERVER_ALLOWED_METHODS	  "GET, HEAD"
+#define SERVER_OTHER_HANDLER	  "other"
+
+/* A response to queue and the status to queue it with. */
+struct server_reply {
+	unsigned status;
+	struct MHD_Response *response;
+};
+
+/* Builds the reply to a GET or HEAD on the handler's path. Returns 0 and
+ * *ret, or -ENOMEM (the connection is then closed without an answer). */
+typedef int (*server_handler_fn)(struct server *s, struct MHD_Connection *conn,
+				 struct server_reply *ret);
+
+struct server_route {
+	const char *path;    /* matched exactly, without the query string */
+	const char *handler; /* the "handler" label of http_requests */
+	server_handler_fn fn;
+};
+
+struct server {
+	struct MHD_Daemon *daemon;
+	unsigned port;
+	struct server_deps deps;
+	int64_t max_staleness_ms;
+	char *telemetry_path;
+	struct server_route routes[SERVER_MAX_ROUTES];
+	size_t n_routes;
+};
+
+/* ---- replies ---- */
+
+/* Adds the headers every answer carries and fills *ret; on failure the
+ * response is destroyed. Takes resp. */
+static int server_reply_new(unsigned status, struct MHD_Response *resp, const char *content_type,
+			    struct server_reply *ret)
+{
+	if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type) != MHD_YES ||
+	    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") != MHD_YES) {
+		MHD_destroy_response(resp);
+		return -ENOMEM;
+	}
+	ret->status = status;
+	ret->response = resp;
+	return 0;
+}
+
+/* A reply whose body is a string that lives as long as the program. */
+static int server_reply_static(unsigned status, const char *content_type, const char *text,
+			       struct server_reply *ret)
+{
+	struct MHD_Response *resp;
+
+	resp = MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
+	if (!resp)
+		return -ENOMEM;
+	return server_reply_new(status, resp, content_type, ret);
+}
+
+/* A JSON error reply {"error":"<message>"}; message is plain ASCII without
+ * quotes or backslashes, so it needs no escaping. */
+static int server_reply_error(unsigned status, const char *message, struct server_reply *ret)
+{
+	struct MHD_Response *resp;
+	char body[SERVER_MAX_ERROR_BYTES];
+	int n;
+
+	n = snprintf(body, sizeof(body), "{\"error\":\"%s\"}", message);
+	if (n < 0 || (size_t)n >= sizeof(body))
+		return -EINVAL;
+	resp = MHD_create_response_from_buffer((size_t)n, body, MHD_RESPMEM_MUST_COPY);
+	if (!resp)
+		return -ENOMEM;
+	return server_reply_new(status, resp, SERVER_CONTENT_TYPE_JSON, ret);
+}
+
+static int server_reply_method_not_allowed(struct server_reply *ret)
+{
+	int r;
+
+	r = server_reply_error(MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed", ret);
+	if (r < 0)
+		return r;
+	if (MHD_add_response_header(ret->response, MHD_HTTP_HEADER_ALLOW, SERVER_ALLOWED_METHODS) !=
+	    MHD_YES) {
+		MHD_destroy_response(ret->response);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* ---- /targets ---- */
+
+static void server_release_snapshot(void *cls)
+{
+	snapshot_unref(cls);
+}
+
+/* Lends snap's bytes to libmicrohttpd; the reference is dropped when the
+ * response is destroyed, after the last byte is sent. Takes snap. */
+static int server_reply_snapshot(struct snapshot *snap, struct server_reply *ret)
+{
+	struct MHD_Response *resp;
+
+	resp = MHD_create_response_from_buffer_with_free_callback_cls(
+	    snap->json_len, snap->json, server_release_snapshot, snap);
+	if (!resp) {
+		snapshot_unref(snap);
+		return -ENOMEM;
+	}
+	return server_reply_new(MHD_HTTP_OK, resp, SERVER_CONTENT_TYPE_JSON, ret);
+}
+
+static int64_t server_now_ms(const struct server *s)
+{
+	struct timespec ts;
+
+	if (s->deps.now_ms)
+		return s->deps.now_ms();
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static bool server_is_stale(const struct server *s, const struct snapshot *snap, int64_t age_ms)
+{
+	return s->max_staleness_ms > 0 && !snap->warm_start && age_ms > s->max_staleness_ms;
+}
+
+static int server_reply_stale(int64_t age_ms, struct server_reply *ret)
+{
+	char message[96];
+
+	snprintf(message, sizeof(message), "targets are stale: last successful refresh %llds ago",
+		 (long long)(age_ms / 1000));
+	return server_reply_error(MHD_HTTP_SERVICE_UNAVAILABLE, message, ret);
+}
+
+static int server_handle_targets(struct server *s, struct MHD_Connection *conn,
+				 struct server_reply *ret)
+{
+	struct snapshot *snap;
+	int64_t age_ms;
+
+	snap = snapshot_store_get(s->deps.store);
+	if (!snap)
+		return server_reply_error(MHD_HTTP_SERVICE_UNAVAILABLE,
+					  "no successful discovery yet", ret);
+	age_ms = server_now_ms(s) - snap->refreshed_at_unix * 1000;
+	if (server_is_stale(s, snap, age_ms)) {
+		snapshot_unref(snap);
+		return server_reply_stale(age_ms, ret);
+	}
+	return server_reply_snapshot(snap, ret);
+}
+
+/* ---- telemetry, health, readiness ---- */
+
+static int server_handle_metrics(struct server *s, struct MHD_Connection *conn,
+				 struct server_reply *ret)
+{
+	struct MHD_Response *resp;
+	struct buf out;
+	size_t len;
+	char *text;
+
+	buf_init(&out, SERVER_MAX_METRICS_BYTES);
+	if (metrics_render(s->deps.metrics, &out) < 0) {
+		buf_done(&out);
+		return server_reply_error(MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot render metrics",
+					  ret);
+	}
+	text = buf_steal(&out, &len);
+	buf_done(&out);
+	if (!text)
+		return -ENOMEM;
+	resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(text);
+		return -ENOMEM;
+	}
+	return server_reply_new(MHD_HTTP_OK, resp, METRICS_CONTENT_TYPE, ret);
+}
+
+static int server_handle_healthy(struct server *s, struct MHD_Connection *conn,
+				 struct server_reply *ret)
+{
+	return server_reply_static(MHD_HTTP_OK, SERVER_CONTENT_TYPE_TEXT,
+				   "cloudmap-sd is Healthy.\n", ret);
+}
+
+static int server_handle_ready(struct server *s, struct MHD_Connection *conn,
+			       struct server_reply *ret)
+{
+	struct snapshot *snap;
+
+	snap = snapshot_store_get(s->deps.store);
+	if (!snap)
+		return server_reply_static(
+		    MHD_HTTP_SERVICE_UNAVAILABLE, SERVER_CONTENT_TYPE_TEXT,
+		    "cloudmap-sd is not ready: no successful discovery yet\n", ret);
+	snapshot_unref(snap);
+	return server_reply_static(MHD_HTTP_OK, SERVER_CONTENT_TYPE_TEXT, "cloudmap-sd is Ready.\n",
+				   ret);
+}
+
+/* ---- dispatch ---- */
+
+static const struct server_route server_fixed_routes[] = {
+	{ "/targets", "targets", server_handle_targets },
+	{ "/prometheus-targets", "prometheus-targets", server_handle_targets },
+	{ "/-/healthy", "healthy", server_handle_healthy },
+	{ "/-/ready", "ready", server_handle_ready },
+};
+
+#define SERVER_N_FIXED_ROUTES (sizeof(server_fixed_routes) / sizeof(server_fixed_routes[0]))
+_Static_assert(SERVER_N_FIXED_ROUTES + 1 <= SERVER_MAX_ROUTES, "the telemetry route must fit");
+
+static const struct server_route *server_route_find(const struct server *s, const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < s->n_routes; i++)
+		if (strcmp(s->routes[i].path, path) == 0)
+			return &s->routes[i];
+	return NULL;
+}
+
+static bool server_method_allowed(const char *method)
+{
+	return strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
+	       strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+}
+
+/* Whether the request announces a body (which is refused, never read). */
+static bool server_has_body(struct MHD_Connection *conn)
+{
+	const char *len;
+
+	if (MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING))
+		return true;
+	len = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	return len && strcmp(len, "0") != 0;
+}
+
+/* Counts one answer by handler and status code; never by raw path. */
+static void server_count(struct server *s, const char *handler, unsigned status)
+{
+	struct metrics_series *series;
+	const char *values[2];
+	char code[16];
+
+	if (!s->deps.http_requests)
+		return;
+	snprintf(code, sizeof(code), "%u", status);
+	values[0] = handler;
+	values[1] = code;
+	if (metrics_family_child(s->deps.http_requests, values, &series) == 0)
+		metrics_counter_inc(series);
+}
+
+static enum MHD_Result server_answer(struct server *s, struct MHD_Connection *conn,
+				     const char *handler, struct server_reply *reply)
+{
+	enum MHD_Result ok;
+
+	ok = MHD_queue_response(conn, reply->status, reply->response);
+	MHD_destroy_response(reply->response);
+	if (ok == MHD_YES)
+		server_count(s, handler, reply->status);
+	return ok;
+}
+
+static int server_route_request(struct server *s, struct MHD_Connection *conn,
+				const struct server_route *route, const char *method,
+				struct server_reply *ret)
+{
+	if (!route)
+		return server_reply_error(MHD_HTTP_NOT_FOUND, "not found", ret);
+	if (!server_method_allowed(method))
+		return server_reply_method_not_allowed(ret);
+	if (server_has_body(conn))
+		return server_reply_error(MHD_HTTP_CONTENT_TOO_LARGE,
+					  "a request body is not accepted", ret);
+	return route->fn(s, conn, ret);
+}
+
+/* libmicrohttpd's access handler. It is first called once the headers are
+ * in. A request that announces a body is answered (refused) right then, so
+ * the body is never read and the connection closes. Any other request is
+ * answered on the second call, once libmicrohttpd counts it complete: an
+ * answer queued on the first call would make libmicrohttpd 0.9.75 close the
+ * connection after it, and Prometheus keeps its connections alive. */
+static enum MHD_Result server_on_request(void *cls, struct MHD_Connection *conn, const char *url,
+					 const char *method, const char *version,
+					 const char *upload_data, size_t *upload_data_size,
+					 void **req_cls)
+{
+	struct server *s = cls;
+	const struct server_route *route;
+	struct server_reply reply;
+
+	if (!*req_cls && !server_has_body(conn)) {
+		*req_cls = s; /* any non-NULL value: "seen" */
+		return MHD_YES;
+	}
+	route = server_route_find(s, url);
+	if (server_route_request(s, conn, route, method, &reply) < 0)
+		return MHD_NO;
+	return server_answer(s, conn, route ? route->handler : SERVER_OTHER_HANDLER, &reply);
+}
+
+/* ---- listening socket ---- */
+
+/* Creates a listening socket on addr. dual_stack: an IPv6 socket that also
+ * accepts IPv4. Returns 0 and *ret_fd, or the negative errno of the step
+ * that failed (-EADDRINUSE, -EADDRNOTAVAIL, -EAFNOSUPPORT, -EACCES ...). */
+static int server_listen_on(const struct sockaddr *addr, socklen_t addr_len, bool dual_stack,
+			    int *ret_fd)
+{
+	int fd, one = 1, zero = 0, r;
+
+	fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* What MHD_OPTION_LISTENING_ADDRESS_REUSE would do for a socket of
+	 * its own: rebind while old connections linger in TIME_WAIT. Linux
+	 * still refuses a port that another socket listens on. */
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    (dual_stack && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) < 0) ||
+	    bind(fd, addr, addr_len) < 0 || listen(fd, SOMAXCONN) < 0)
+		goto out_close;
+	*ret_fd = fd;
+	return 0;
+out_close:
+	r = -errno;
+	close(fd);
+	return r;
+}
+
+/* Whether an error means "this address family is not available here". */
+static bool server_family_unavailable(int r)
+{
+	return r == -EAFNOSUPPORT || r == -EADDRNOTAVAIL || r == -EPROTONOSUPPORT;
+}
+
+/* Every interface: IPv6 and IPv4 on one socket, or IPv4 alone when the
+ * host has no IPv6. */
+static int server_listen_any(unsigned port, int *ret_fd)
+{
+	/* Zero-filled addresses are in6addr_any and INADDR_ANY. */
+	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port) };
+	struct sockaddr_in a4 = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	int r;
+
+	r = server_listen_on((const struct sockaddr *)&a6, sizeof(a6), true, ret_fd);
+	if (!server_family_unavailable(r))
+		return r;
+	return server_listen_on((const struct sockaddr *)&a4, sizeof(a4), false, ret_fd);
+}
+
+static int server_errno_from_gai(int gai)
+{
+	switch (gai) {
+	case EAI_MEMORY:
+		return -ENOMEM;
+	case EAI_AGAIN:
+		return -EAGAIN;
+	case EAI_SYSTEM:
+		return errno ? -errno : -EIO;
+	case EAI_NONAME:
+	case EAI_FAIL:
+		return -EADDRNOTAVAIL;
+	default:
+		return -EINVAL;
+	}
+}
+
+/* One host: a numeric address, or a name resolved once. Its addresses are
+ * tried in order while a family is unavailable; any other error stops. */
+static int server_listen_host(const char *host, unsigned port, int *ret_fd)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC,
+				  .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+	struct addrinfo *res, *ai;
+	char service[8];
+	int r;
+
+	snprintf(service, sizeof(service), "%u", port);
+	r = getaddrinfo(host, service, &hints, &res);
+	if (r != 0)
+		return server_errno_from_gai(r);
+	r = -EADDRNOTAVAIL;
+	for (ai = res; ai; ai = ai->ai_next) {
+		r = server_listen_on(ai->ai_addr, ai->ai_addrlen, false, ret_fd);
+		if (!server_family_unavailable(r))
+			break;
+	}
+	freeaddrinfo(res);
+	return r;
+}
+
+/* ---- lifecycle ---- */
+
+struct server_options {
+	struct MHD_OptionItem items[12];
+	size_t n;
+};
+
+static void server_option(struct server_options *o, enum MHD_OPTION option, intptr_t value)
+{
+	o->items[o->n].option = option;
+	o->items[o->n].value = value;
+	o->items[o->n].ptr_value = NULL;
+	o->n++;
+}
+
+static void server_options_fill(struct server_options *o, const struct server_config *cfg, int fd)
+{
+	unsigned threads = cfg->threads ? cfg->threads : SERVER_DEFAULT_THREADS;
+
+	o->n = 0;
+	server_option(o, MHD_OPTION_LISTEN_SOCKET, fd);
+	if (threads > 1)
+		server_option(o, MHD_OPTION_THREAD_POOL_SIZE, threads);
+	if (cfg->max_connections)
+		server_option(o, MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections);
+	if (cfg->max_connections_per_ip)
+		server_option(o, MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_connections_per_ip);
+	server_option(o, MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout_sec);
+	server_option(o, MHD_OPTION_CONNECTION_MEMORY_LIMIT, SERVER_MEMORY_LIMIT_BYTES);
+	server_option(o, MHD_OPTION_END, 0);
+}
+
+/* Starts libmicrohttpd on the listening socket fd, which it owns from this
+ * call on: it closes fd in MHD_stop_daemon() and on most failures. Our
+ * options are fixed and valid, so the early failures that would leave fd
+ * open (a bad option) do not happen; closing fd here could close it twice. */
+static int server_start_daemon(struct server *s, const struct server_config *cfg, int fd)
+{
+	/* No MHD_USE_ERROR_LOG: a library module does not log. MHD_USE_ITC
+	 * wakes every worker at once on stop. */
+	const unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC;
+	const union MHD_DaemonInfo *info;
+	struct server_options o;
+
+	server_options_fill(&o, cfg, fd);
+	s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, server_on_request, s, MHD_OPTION_ARRAY,
+				     o.items, MHD_OPTION_END);
+	if (!s->daemon)
+		return -EIO;
+	info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	if (!info || !info->port)
+		return -EIO;
+	s->port = info->port;
+	return 0;
+}
+
+static int server_check(const struct server_config *cfg, const struct server_deps *deps)
+{
+	if (!cfg->telemetry_path || cfg->telemetry_path[0] != '/' || cfg->port > UINT16_MAX)
+		return -EINVAL;
+	if (!deps->store || !deps->metrics)
+		return -EINVAL;
+	return 0;
+}
+
+static void server_add_route(struct server *s, const struct server_route *route)
+{
+	s->routes[s->n_routes++] = *route;
+}
+
+/* A server with its routes and no daemon yet, or NULL on ENOMEM. The
+ * telemetry path comes first, so that it wins over a fixed path it names. */
+static struct server *server_new(const struct server_config *cfg, const struct server_deps *deps)
+{
+	struct server *s;
+	size_t i;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->telemetry_path = strdup(cfg->telemetry_path);
+	if (!s->telemetry_path) {
+		free(s);
+		return NULL;
+	}
+	s->deps = *deps;
+	s->max_staleness_ms = cfg->max_staleness_ms;
+	server_add_route(
+	    s, &(struct server_route){ s->telemetry_path, "metrics", server_handle_metrics });
+	for (i = 0; i < SERVER_N_FIXED_ROUTES; i++)
+		server_add_route(s, &server_fixed_routes[i]);
+	return s;
+}
+
+int server_start(const struct server_config *cfg, const struct server_deps *deps,
+		 struct server **ret)
+{
+	struct server *s;
+	int fd, r;
+
+	r = server_check(cfg, deps);
+	if (r < 0)
+		return r;
+	s = server_new(cfg, deps);
+	if (!s)
+		return -ENOMEM;
+	if (cfg->listen_host)
+		r = server_listen_host(cfg->listen_host, cfg->port, &fd);
+	else
+		r = server_listen_any(cfg->port, &fd);
+	if (r < 0)
+		goto out_free;
+	r = server_start_daemon(s, cfg, fd);
+	if (r < 0)
+		goto out_free;
+	*ret = s;
+	return 0;
+out_free:
+	server_stop(s);
+	return r;
+}
+
+unsigned server_port(const struct server *s)
+{
+	return s->port;
+}
+
+struct server *server_stop(struct server *s)
+{
+	if (!s)
+		return NULL;
+	if (s->daemon)
+		MHD_stop_daemon(s->daemon);
+	free(s->telemetry_path);
+	free(s);
+	return NULL;
+}
