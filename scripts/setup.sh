@@ -47,3 +47,19 @@ if ((${#missing[@]} > 0)); then
 	"${sudo[@]}" apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+# The deploy checks' tools (test/deploy): PyYAML for Debian's python3, and
+# the npm linters pinned in tools/package-lock.json, installed again only
+# when the lock file changed since the last install.
+if [[ "${1:-}" != "--build" ]]; then
+	if ! dpkg-query -W -f='${Status}' python3-yaml 2>/dev/null | grep -q 'install ok installed'; then
+		"${sudo[@]}" apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends python3-yaml
+	fi
+	tools_dir=$(cd "$(dirname "$0")/../tools" && pwd)
+	if ! cmp -s "$tools_dir/package-lock.json" "$tools_dir/node_modules/.installed-package-lock.json"; then
+		echo "setup: installing the npm tools in $tools_dir"
+		npm ci --prefix "$tools_dir" --no-audit --no-fund
+		cp "$tools_dir/package-lock.json" "$tools_dir/node_modules/.installed-package-lock.json"
+	fi
+fi
