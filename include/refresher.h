@@ -25,6 +25,7 @@
 #include "targets.h"
 
 struct aws_client;
+struct report_store;
 struct snapshot;
 struct snapshot_store;
 struct telemetry;
@@ -42,6 +43,7 @@ typedef void (*refresher_publish_fn)(void *userdata, struct snapshot *published)
 struct refresher_deps {
 	struct aws_client *client;	 /* borrowed; used by the refresher thread only */
 	struct snapshot_store *store;	 /* borrowed */
+	struct report_store *reports;	 /* borrowed, may be NULL */
 	struct telemetry *telemetry;	 /* borrowed, may be NULL */
 	refresher_publish_fn on_publish; /* may be NULL */
 	void *on_publish_userdata;

@@ -31,9 +31,12 @@
 #ifndef CLOUDMAP_SERVER_H
 #define CLOUDMAP_SERVER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct snapshot_store;
+struct report_store;
+struct statuspage_item;
 struct metrics_registry;
 struct metrics_family;
 
@@ -49,6 +52,9 @@ struct server_config {
 	unsigned connection_timeout_sec; /* idle connections; 0: none */
 	unsigned threads;		 /* 0: 2 */
 	int64_t max_staleness_ms;	 /* <= 0: never stale */
+	int64_t refresh_interval_ms;	 /* cloudmap-sd's own, to compare with clients' */
+	const char *auth_token_file;	 /* bearer token file, or NULL */
+	const char *basic_auth_file;	 /* "user:hash" lines file, or NULL */
 };
 
 /* What the server reads; borrowed, must outlive it. */
@@ -59,6 +65,13 @@ struct server_deps {
 	struct metrics_family *http_requests;
 	/* Wall clock; NULL: the real one. Called from the HTTP threads. */
 	int64_t (*now_ms)(void);
+	/* For the status page (GET / and /api/v1/status): */
+	struct report_store *reports;	       /* may be NULL */
+	const struct statuspage_item *summary; /* build and config summary */
+	size_t n_summary;
+	int64_t started_at_ms;
+	/* Gauge family cloudmap_sd_client_refresh_interval_seconds, or NULL. */
+	struct metrics_family *client_refresh_interval;
 };
 
 struct server;

@@ -27,6 +27,7 @@
 #include "log.h"
 #include "refresher.h"
 #include "region.h"
+#include "report.h"
 #include "server.h"
 #include "snapshot.h"
 #include "telemetry.h"
@@ -41,6 +42,7 @@ struct daemon {
 	char *region;
 	char *endpoint[AWS_SERVICE_COUNT];
 	struct snapshot_store store;
+	struct report_store reports;
 	struct telemetry telemetry;
 	struct aws_client *client;
 	struct server *server;
@@ -209,6 +211,7 @@ static int start_refresher(struct daemon *d)
 	struct refresher_deps deps = {
 		.client = d->client,
 		.store = &d->store,
+		.reports = &d->reports,
 		.telemetry = &d->telemetry,
 	};
 
@@ -243,6 +246,7 @@ static void teardown(struct daemon *d)
 	d->client = aws_client_free(d->client);
 	telemetry_done(&d->telemetry);
 	snapshot_store_done(&d->store);
+	report_store_done(&d->reports);
 	d->creds = creds_provider_free(d->creds);
 	for (i = 0; i < AWS_SERVICE_COUNT; i++)
 		free(d->endpoint[i]);
@@ -309,6 +313,7 @@ int main(int argc, char **argv)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	json_object_seed(0);
 	snapshot_store_init(&d.store);
+	report_store_init(&d.reports);
 
 	exit_code = run(&d, &signals);
 	teardown(&d);

@@ -12,6 +12,7 @@
 #include "buf.h"
 #include "log.h"
 #include "refresher.h"
+#include "report.h"
 #include "snapshot.h"
 #include "telemetry.h"
 
@@ -28,6 +29,8 @@ struct refresher {
 	/* The refresher thread's own. */
 	struct inventory *inv;
 	int64_t last_full_ms;
+	int64_t last_success_ms; /* wall clock */
+	unsigned consecutive_failures;
 	uint64_t rng;
 };
 
@@ -134,6 +137,38 @@ static void log_refresh(const char *kind, int result, const struct inventory *in
 	free(errors);
 }
 
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Publishes what this refresh did for the status page. */
+static void publish_report(struct refresher *r, const char *kind, int result,
+			   const struct inventory *inv, const struct discovery_stats *st,
+			   int64_t duration_ms)
+{
+	struct refresh_report *rep;
+
+	if (result == DISCOVERY_FAILED)
+		r->consecutive_failures++;
+	else
+		r->consecutive_failures = 0;
+	if (!r->deps.reports || report_new(inv, &rep) < 0)
+		return;
+	rep->finished_at_ms = wall_ms();
+	rep->duration_ms = duration_ms;
+	rep->kind = kind;
+	rep->result = result_name(result);
+	rep->services_truncated = st->services_truncated;
+	rep->namespaces_missing = st->namespaces_missing;
+	rep->last_success_ms = r->last_success_ms;
+	rep->consecutive_failures = r->consecutive_failures;
+	report_store_publish(r->deps.reports, rep);
+}
+
 static bool stopping(struct refresher *r)
 {
 	bool stop;
@@ -151,6 +186,7 @@ static void refresh_once(struct refresher *r, bool force_full)
 	const char *kind = full ? "full" : "light";
 	struct discovery_stats st;
 	struct inventory *next = NULL;
+	int64_t duration_ms;
 	size_t targets = 0;
 	int result, e;
 
@@ -175,10 +211,14 @@ static void refresh_once(struct refresher *r, bool force_full)
 			r->last_full_ms = start;
 		}
 	}
-	log_refresh(kind, result, next, &st, mono_ms() - start, targets);
+	duration_ms = mono_ms() - start;
+	if (result != DISCOVERY_FAILED)
+		r->last_success_ms = wall_ms();
+	log_refresh(kind, result, next, &st, duration_ms, targets);
+	publish_report(r, kind, result, next, &st, duration_ms);
 	if (r->deps.telemetry)
 		telemetry_refresh(r->deps.telemetry, kind, result_name(result),
-				  (double)(mono_ms() - start) / 1000.0, (unsigned)next->n_errors,
+				  (double)duration_ms / 1000.0, (unsigned)next->n_errors,
 				  st.services_truncated);
 	inventory_free(r->inv);
 	r->inv = next;
