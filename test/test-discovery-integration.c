@@ -219,6 +219,39 @@ static void test_service_failure_keeps_last_good(void)
 	inventory_free(next);
 }
 
+static void test_one_service_fails_alone(void)
+{
+	struct inventory *inv = NULL, *next = NULL;
+	struct discovery_stats st;
+
+	CHECK_INT(setup_world(), 0);
+	CHECK_INT(new_client(), 0);
+	CHECK_INT(refresh(NULL, true, &inv, &st), DISCOVERY_OK);
+	CHECK_INT(fake_post("instances/register",
+			    "{\"NamespaceName\":\"ecs-services\",\"ServiceName\":\"api\","
+			    "\"InstanceId\":\"a-2\"}"),
+		  0);
+	CHECK_INT(fake_post("instances/register",
+			    "{\"NamespaceName\":\"ecs-services\",\"ServiceName\":\"web\","
+			    "\"InstanceId\":\"i-3\"}"),
+		  0);
+	CHECK_INT(fake_post("faults", "{\"operation\":\"DiscoverInstances\",\"kind\":\"error\","
+				      "\"status\":503,\"code\":\"ServiceUnavailable\","
+				      "\"match\":{\"ServiceName\":\"web\"}}"),
+		  0);
+	CHECK_INT(refresh(inv, true, &next, &st), DISCOVERY_PARTIAL);
+	CHECK_INT(next->n_errors, 1);
+	CHECK_STR(next->errors[0].service_name, "web");
+	/* web keeps its last good instances; api has its new one. */
+	CHECK(next->namespaces[0]->services[1] == inv->namespaces[0]->services[1]);
+	CHECK_INT(next->namespaces[0]->services[1]->n_instances, 2);
+	CHECK_INT(next->namespaces[0]->services[0]->n_instances, 2);
+	CHECK_INT(fake_post("faults/clear", "{}"), 0);
+	CHECK_INT(fake_rejections(), 0);
+	inventory_free(inv);
+	inventory_free(next);
+}
+
 static void test_namespaces_parameter(void)
 {
 	struct discovery_options o = { .namespaces_parameter = "ECS-ServiceDiscovery-Namespaces",
@@ -282,7 +315,7 @@ int main(void)
 	r = TEST_MAIN(TEST_CASE(test_full_refresh), TEST_CASE(test_light_refresh_counts_calls),
 		      TEST_CASE(test_namespace_listing_failure_keeps_everything),
 		      TEST_CASE(test_service_failure_keeps_last_good),
-		      TEST_CASE(test_namespaces_parameter),
+		      TEST_CASE(test_one_service_fails_alone), TEST_CASE(test_namespaces_parameter),
 		      TEST_CASE(test_health_filter_passed_to_cloud_map));
 	aws_client_free(client);
 	creds_provider_free(creds);

@@ -12,6 +12,7 @@ resets it before each. Prints TAP.
 import http.client
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -65,7 +66,7 @@ class FakeProcess:
         self.tmp = tempfile.mkdtemp(prefix='test-fake-')
         ready = os.path.join(self.tmp, 'ready.json')
         self.proc = subprocess.Popen([sys.executable, os.path.join(FAKE_DIR, 'fakeaws.py'),
-                                      'serve', '--ready-file', ready])
+                                      'serve', '--exit-with-parent', '--ready-file', ready])
         deadline = time.monotonic() + READY_TIMEOUT_SEC
         while not os.path.exists(ready):
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -78,6 +79,7 @@ class FakeProcess:
     def stop(self):
         self.proc.terminate()
         self.proc.wait(10)
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
     def admin(self, path, body=None, expect_status=200):
         status, data = http_call(self.info['admin'] + path,
@@ -554,6 +556,18 @@ def test_fault_wildcard_until_cleared():
     expect_no_rejections()
 
 
+def test_fault_match_limits_it_to_some_calls():
+    one_service([instance(i, 'HEALTHY') for i in range(2)])
+    add_fault(operation='DiscoverInstances', kind='error', status=503,
+              code='ServiceUnavailable', match={'ServiceName': 'api'})
+    sd = client('servicediscovery')
+    expect_eq(error_code(sd.discover_instances, NamespaceName='prod', ServiceName='api'),
+              ('ServiceUnavailable', 503), 'the matching call fails')
+    expect_eq(error_code(sd.discover_instances, NamespaceName='prod', ServiceName='other'),
+              ('ServiceNotFound', 400), 'another service gets its real answer')
+    expect_no_rejections()
+
+
 def test_fault_malformed_truncated_closed_reset():
     add_fault(operation='ListNamespaces', kind='malformed', count=1)
     status, data = signed_json('ListNamespaces', {})
@@ -742,6 +756,22 @@ assert c.list_namespaces()["Namespaces"] == []
 '''
 
 
+CHILD_STATE = r'''
+import json, os, urllib.request
+admin = os.environ["FAKE_ADMIN_URL"]
+def names():
+    state = json.load(urllib.request.urlopen(admin + "/state"))
+    return [s["Name"] for ns in state["namespaces"] for s in ns["services"]]
+assert names() == ["api"], names()
+state = json.load(urllib.request.urlopen(admin + "/state"))
+service_id = state["namespaces"][0]["services"][0]["Id"]
+urllib.request.urlopen(admin + "/services/delete", json.dumps({"Id": service_id}).encode())
+assert names() == [], names()
+urllib.request.urlopen(admin + "/reset", b"{}")
+assert names() == ["api"], "reset restores the --state file"
+'''
+
+
 def run_with_fakes(*args):
     env = dict(os.environ, AWS_PROFILE='someone-else')
     return subprocess.run([sys.executable, os.path.join(FAKE_DIR, 'run-with-fakes.py'), *args],
@@ -751,6 +781,14 @@ def run_with_fakes(*args):
 def test_run_with_fakes_passes_the_environment_and_exit_code():
     r = run_with_fakes('--', sys.executable, '-c', CHILD_CHECK)
     expect_eq(r.returncode, 7, f'exit code (stderr: {r.stderr.strip()[-500:]})')
+
+
+def test_run_with_fakes_state_file():
+    path = os.path.join(FAKE.tmp, 'state.json')
+    with open(path, 'w') as f:
+        json.dump({'namespaces': [{'Name': 'prod', 'services': [{'Name': 'api'}]}]}, f)
+    r = run_with_fakes('--state', path, '--', sys.executable, '-c', CHILD_STATE)
+    expect_eq(r.returncode, 0, f'exit code (stderr: {r.stderr.strip()[-800:]})')
 
 
 def test_run_with_fakes_tls():

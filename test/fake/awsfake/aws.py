@@ -117,7 +117,7 @@ class AwsApp:
         resp, fault_kind = faults.serve(
             self.world, req, call.operation,
             lambda: self._operate(call, entry, ctx, params),
-            lambda fault: self._fault_response(call, fault, ctx))
+            lambda fault: self._fault_response(call, fault, ctx), params=params)
         return self._finish(entry, resp, fault_kind)
 
     def _fault_response(self, call, fault, ctx):

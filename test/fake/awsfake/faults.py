@@ -14,6 +14,9 @@ cleared. Kinds:
   hang       answer nothing until the fault is cleared (then answer
              normally) or the client gives up
   latency    delay the real answer by delay_ms (adds up; not terminal)
+A fault may also carry "match": an object of request parameters that must
+all be equal in the call's input (e.g. {"ServiceName": "web"}), so one
+service's calls fail while the others' succeed.
 Faults apply only to requests that passed verification. Methods take the
 world's lock; a hang waits on the fault's own event, outside the lock.
 """
@@ -25,7 +28,8 @@ from dataclasses import dataclass, field
 from .server import Response
 
 KINDS = ('error', 'malformed', 'truncate', 'close', 'reset', 'drip', 'hang', 'latency')
-SPEC_KEYS = {'operation', 'kind', 'count', 'status', 'code', 'message', 'body', 'delay_ms'}
+SPEC_KEYS = {'operation', 'kind', 'count', 'status', 'code', 'message', 'body', 'delay_ms',
+             'match'}
 DEFAULTS = {
     'error': {'status': 500, 'code': 'InternalFailure',
               'message': 'We encountered an internal error. Please try again.'},
@@ -45,11 +49,17 @@ class Fault:
     message: str = None
     body: str = None
     delay_ms: int = 0
+    match: dict = None
     released: threading.Event = field(default_factory=threading.Event, repr=False)
 
     def public(self):
         return {k: getattr(self, k) for k in ('id', 'operation', 'kind', 'remaining', 'status',
-                                              'code', 'message', 'body', 'delay_ms')}
+                                              'code', 'message', 'body', 'delay_ms', 'match')}
+
+    def applies(self, params):
+        """Whether this fault's match (if any) holds for the call's input."""
+        return not self.match or all(
+            isinstance(params, dict) and params.get(k) == v for k, v in self.match.items())
 
 
 def _parse(spec, fault_id):
@@ -69,6 +79,8 @@ def _parse(spec, fault_id):
     for key in ('status', 'delay_ms'):
         if key in values and (not isinstance(values[key], int) or values[key] < 0):
             raise ValueError(f'{key} must be a non-negative integer')
+    if values.get('match') is not None and not isinstance(values['match'], dict):
+        raise ValueError('match must be an object of request parameters')
     if kind == 'latency' and not values.get('delay_ms'):
         raise ValueError('a latency fault needs delay_ms')
     return Fault(fault_id, op, kind, count, **values)
@@ -107,13 +119,15 @@ class FaultTable:
         with self.world.lock:
             return [f.public() for f in self.faults]
 
-    def take(self, operation, wildcard=True):
-        """Consumes the faults for one call of operation. Returns (the
-        terminal fault or None, total latency in ms)."""
+    def take(self, operation, wildcard=True, params=None):
+        """Consumes the faults for one call of operation with input params.
+        Returns (the terminal fault or None, total latency in ms)."""
         latency_ms, terminal = 0, None
         with self.world.lock:
             for f in list(self.faults):
                 if f.operation != operation and not (wildcard and f.operation == '*'):
+                    continue
+                if not f.applies(params):
                     continue
                 if f.kind != 'latency' and terminal is not None:
                     continue
@@ -132,12 +146,12 @@ class FaultTable:
             self.faults.remove(fault)
 
 
-def serve(world, req, operation, answer, render_fault, wildcard=True):
+def serve(world, req, operation, answer, render_fault, wildcard=True, params=None):
     """Answers one verified request under the faults for operation.
     answer() builds the real server.Response; render_fault(fault) builds
     the answer of an "error" or "malformed" fault. Returns (response, the
     fault kind that applied or None)."""
-    fault, latency_ms = world.faults.take(operation, wildcard)
+    fault, latency_ms = world.faults.take(operation, wildcard, params)
     if latency_ms and req.wait(latency_ms / 1000.0) in ('gone', 'stopped'):
         return Response(0, transport='close'), 'latency'
     if fault is not None and fault.kind == 'hang':
