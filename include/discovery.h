@@ -14,8 +14,10 @@
  * its previous state is kept: a namespace whose services could not be
  * listed keeps its previous services; a service whose tags or instances
  * could not be fetched keeps its previous tags and instances (a new service
- * that fails is left out until it succeeds). Only when the namespaces
- * themselves cannot be determined does a refresh keep nothing new.
+ * that fails is left out until it succeeds). A refresh that could confirm
+ * nothing at all (the namespaces could not be determined, or every call
+ * failed) is a failure: nothing new is published and the served targets
+ * age toward --refresh.max-staleness.
  *
  * Refresher thread only.
  */
@@ -47,6 +49,7 @@ struct discovery_stats {
 	unsigned services_unchanged; /* light refresh: revision did not move */
 	unsigned services_truncated; /* DiscoverInstances hit its 1000-instance cap */
 	unsigned namespaces_missing; /* names asked for that do not exist */
+	unsigned confirmed;	     /* services (or empty namespaces) AWS confirmed */
 };
 
 /* Refreshes prev (NULL on the first refresh, which is always full). On

@@ -37,8 +37,14 @@ struct refresher_config {
 	int64_t full_interval_ms;
 };
 
-/* Called after each publish, in the refresher thread (file_sd output). */
+/* Called after each publish, in the refresher thread (file_sd output). The
+ * snapshot is borrowed for the call. */
 typedef void (*refresher_publish_fn)(void *userdata, struct snapshot *published);
+
+/* Called after each full refresh, whatever its result (but not when the
+ * refresher is stopping), in the refresher thread, with the AWS client that
+ * only this thread may use (the drop-in mode's prometheus.yaml). */
+typedef void (*refresher_full_fn)(void *userdata, struct aws_client *client);
 
 struct refresher_deps {
 	struct aws_client *client;	 /* borrowed; used by the refresher thread only */
@@ -47,6 +53,8 @@ struct refresher_deps {
 	struct telemetry *telemetry;	 /* borrowed, may be NULL */
 	refresher_publish_fn on_publish; /* may be NULL */
 	void *on_publish_userdata;
+	refresher_full_fn on_full_refresh; /* may be NULL */
+	void *on_full_refresh_userdata;
 };
 
 struct refresher;

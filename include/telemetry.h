@@ -35,7 +35,8 @@ struct telemetry {
 	struct metrics_family *aws_throttles;	 /* counter {service,operation} */
 	struct metrics_family *http_requests;	 /* counter {handler,code} */
 	struct metrics_family *truncated;	 /* gauge: services at DiscoverInstances' cap */
-	int64_t (*now_ms)(void);		 /* wall clock, for the snapshot age */
+	struct metrics_family *client_refresh_interval; /* gauge: what Prometheus announces */
+	int64_t (*now_ms)(void);			/* wall clock, for the snapshot age */
 };
 
 /* Creates the registry and every family, with the build info, the process

@@ -155,6 +155,7 @@ static void on_instances(struct aws_call *call, void *userdata)
 	}
 	sw->fetched = true;
 	sw->nw->rf->stats->services_fetched++;
+	sw->nw->rf->stats->confirmed++;
 	if (sw->n_instances >= CLOUDMAP_DISCOVER_MAX)
 		sw->nw->rf->stats->services_truncated++;
 }
@@ -185,6 +186,7 @@ static void on_revision(struct aws_call *call, void *userdata)
 	}
 	if (revision == sw->prev->revision) {
 		sw->nw->rf->stats->services_unchanged++;
+		sw->nw->rf->stats->confirmed++;
 		return;
 	}
 	fetch_instances(sw);
@@ -232,6 +234,8 @@ static void on_services_done(void *userdata, int result, const struct aws_error 
 		nw->rf->oom = -ENOMEM;
 		return;
 	}
+	if (nw->n_listed == 0)
+		nw->rf->stats->confirmed++; /* an empty namespace, confirmed empty */
 	nw->n_svcs = nw->n_listed;
 	for (i = 0; i < nw->n_svcs; i++) {
 		struct svc_work *sw = &nw->svcs[i];
@@ -756,7 +760,12 @@ int discovery_refresh(struct aws_client *client, const struct discovery_options 
 	}
 	aws_client_run(client);
 	r = rf.oom < 0 ? rf.oom : assemble(&rf);
-	result = rf.inv->n_errors ? DISCOVERY_PARTIAL : DISCOVERY_OK;
+	if (!rf.inv->n_errors)
+		result = DISCOVERY_OK;
+	else if (stats->confirmed)
+		result = DISCOVERY_PARTIAL;
+	else
+		result = DISCOVERY_FAILED; /* nothing confirmed: nothing is fresh */
 out:
 	refresh_done(&rf);
 	if (r < 0) {

@@ -30,6 +30,7 @@ struct refresher {
 	struct inventory *inv;
 	int64_t last_full_ms;
 	int64_t last_success_ms; /* wall clock */
+	uint64_t notes_hash;	 /* of the tag notes last logged */
 	unsigned consecutive_failures;
 	uint64_t rng;
 };
@@ -75,6 +76,51 @@ static char *errors_text(const struct inventory *inv)
 	return buf_steal(&b, NULL);
 }
 
+/* "ns/svc: text; ..." of the notes of a target build, or NULL when there
+ * are none; *ret_hash identifies the notes, so unchanged ones are logged
+ * once, not on every refresh. */
+static char *notes_text(const struct target_set *ts, uint64_t *ret_hash)
+{
+	uint64_t h = UINT64_C(14695981039346656037);
+	struct buf b;
+	size_t i, j;
+
+	if (ts->n_notes == 0) {
+		*ret_hash = 0;
+		return NULL;
+	}
+	buf_init(&b, ERRORS_LOG_MAX);
+	for (i = 0; i < ts->n_notes; i++) {
+		const struct target_note *n = &ts->notes[i];
+
+		if (buf_printf(&b, "%s%s/%s: %s", i ? "; " : "", n->ns->name, n->svc->name,
+			       n->text) < 0) {
+			buf_puts(&b, " ...");
+			break;
+		}
+	}
+	for (j = 0; j < b.len; j++)
+		h = (h ^ (unsigned char)b.data[j]) * UINT64_C(1099511628211);
+	*ret_hash = h;
+	return buf_steal(&b, NULL);
+}
+
+/* Logs the tags whose values were left out, when they changed. */
+static void log_notes(struct refresher *r, const struct target_set *ts)
+{
+	uint64_t hash;
+	char *text = notes_text(ts, &hash);
+	char n[24];
+
+	if (hash != r->notes_hash && text) {
+		snprintf(n, sizeof(n), "%zu", ts->n_notes);
+		log_kv(LOG_LEVEL_WARN, "tags with bad values are left out", "count", n, "tags",
+		       text, NULL);
+	}
+	r->notes_hash = hash;
+	free(text);
+}
+
 /* Turns an inventory into a snapshot and publishes it. */
 static int publish(struct refresher *r, const struct inventory *inv, size_t *ret_targets)
 {
@@ -83,13 +129,17 @@ static int publish(struct refresher *r, const struct inventory *inv, size_t *ret
 	int e;
 
 	e = targets_build(inv, &r->cfg.targets, &ts);
-	if (e == 0)
+	if (e == 0) {
+		log_notes(r, ts);
 		e = snapshot_new(ts, inv->built_at_unix, &s);
+	}
 	if (e == 0) {
 		*ret_targets = ts->n_targets;
+		/* Serve first: the hook may wait for a disk. */
+		snapshot_store_publish(r->deps.store, snapshot_ref(s));
 		if (r->deps.on_publish)
 			r->deps.on_publish(r->deps.on_publish_userdata, s);
-		snapshot_store_publish(r->deps.store, s);
+		snapshot_unref(s);
 	}
 	target_set_free(ts);
 	return e;
@@ -222,6 +272,8 @@ static void refresh_once(struct refresher *r, bool force_full)
 				  st.services_truncated);
 	inventory_free(r->inv);
 	r->inv = next;
+	if (full && r->deps.on_full_refresh && !stopping(r))
+		r->deps.on_full_refresh(r->deps.on_full_refresh_userdata, r->deps.client);
 }
 
 /* Waits until deadline (monotonic ms), a wake-up or a stop. Returns true

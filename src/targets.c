@@ -188,22 +188,19 @@ static bool label_char_ok(unsigned char c)
 	       c == '_';
 }
 
-/* In place is fine: out never passes key. */
+/* One '_' per character (per byte where the UTF-8 is invalid), as
+ * Prometheus's regexp replacement does. In place is fine: each character is
+ * measured before anything is written over it, and out never passes key. */
 void targets_sanitize_label(const char *key, char *out)
 {
 	const unsigned char *p = (const unsigned char *)key;
 	size_t left = strlen(key), n;
 
 	while (left > 0) {
-		n = 1;
-		if (label_char_ok(*p)) {
-			*out++ = (char)*p;
-		} else {
-			*out++ = '_';
-			n = utf8_char_len(p, left);
-			if (n == 0)
-				n = 1;
-		}
+		n = label_char_ok(*p) ? 1 : utf8_char_len(p, left);
+		if (n == 0)
+			n = 1;
+		*out++ = label_char_ok(*p) ? (char)*p : '_';
 		p += n;
 		left -= n;
 	}

@@ -65,11 +65,17 @@ static int register_all(struct telemetry *t)
 		DESC(METRICS_GAUGE, "cloudmap_sd_truncated_services",
 		     "Services with more instances than DiscoverInstances returns (1000).", NULL,
 		     0),
+		DESC(METRICS_GAUGE, "cloudmap_sd_client_refresh_interval_seconds",
+		     "The refresh interval the last client of /targets announced "
+		     "(X-Prometheus-Refresh-Interval-Seconds); 0 until one does.",
+		     NULL, 0),
 	};
 	struct metrics_family **f[] = {
-		&t->refresh_duration, &t->refreshes,	 &t->last_success,
-		&t->last_errors,      &t->aws_requests,	 &t->aws_retries,
-		&t->aws_throttles,    &t->http_requests, &t->truncated,
+		&t->refresh_duration, &t->refreshes,
+		&t->last_success,     &t->last_errors,
+		&t->aws_requests,     &t->aws_retries,
+		&t->aws_throttles,    &t->http_requests,
+		&t->truncated,	      &t->client_refresh_interval,
 	};
 	size_t i;
 	int r;
@@ -138,6 +144,33 @@ static int collect_skipped(struct buf *out, const struct snapshot *s)
 	return r;
 }
 
+static int gauge(struct buf *out, const char *name, const char *help, double v)
+{
+	int r = metrics_write_header(out, name, help, METRICS_GAUGE);
+
+	return r ? r : metrics_write_sample(out, name, NULL, NULL, 0, v);
+}
+
+/* What the target rules left out, from the tags and attributes. */
+static int collect_rules(struct buf *out, const struct snapshot *s)
+{
+	int r;
+
+	r = gauge(out, "cloudmap_sd_invalid_tag_values",
+		  "Tags whose values were left out (bad METRICS_SCHEME, SCRAPE_INTERVAL, "
+		  "SCRAPE_TIMEOUT or extra endpoints); the log names them.",
+		  s->invalid_knobs);
+	if (r == 0)
+		r = gauge(out, "cloudmap_sd_label_collisions",
+			  "Tag and attribute keys dropped because another key sanitized to the "
+			  "same label name.",
+			  s->label_collisions);
+	if (r == 0)
+		r = gauge(out, "cloudmap_sd_invalid_utf8_label_values",
+			  "Label values whose invalid UTF-8 was replaced.", s->invalid_utf8);
+	return r;
+}
+
 static int collect_age(struct buf *out, const struct snapshot *s, int64_t now_ms)
 {
 	int r;
@@ -173,6 +206,8 @@ static int collect_snapshot(struct buf *out, void *userdata)
 		r = collect_skipped(out, s);
 	if (r == 0)
 		r = collect_age(out, s, t->now_ms());
+	if (r == 0)
+		r = collect_rules(out, s);
 	snapshot_unref(s);
 	return r;
 }

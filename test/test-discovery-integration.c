@@ -202,11 +202,12 @@ static void test_service_failure_keeps_last_good(void)
 	CHECK_INT(setup_world(), 0);
 	CHECK_INT(new_client(), 0);
 	CHECK_INT(refresh(NULL, true, &inv, &st), DISCOVERY_OK);
-	/* Every DiscoverInstances fails: all services keep their instances. */
+	/* Every DiscoverInstances fails: all services keep their instances,
+	 * and as nothing was confirmed the refresh counts as failed. */
 	CHECK_INT(fake_post("faults", "{\"operation\":\"DiscoverInstances\",\"kind\":\"error\","
 				      "\"status\":503,\"code\":\"ServiceUnavailable\"}"),
 		  0);
-	CHECK_INT(refresh(inv, true, &next, &st), DISCOVERY_PARTIAL);
+	CHECK_INT(refresh(inv, true, &next, &st), DISCOVERY_FAILED);
 	CHECK_INT(next->n_errors, 4);
 	CHECK_STR(next->errors[0].namespace_name, "ecs-services");
 	CHECK(next->errors[0].service_name != NULL);
@@ -217,6 +218,31 @@ static void test_service_failure_keeps_last_good(void)
 	CHECK_INT(fake_post("faults/clear", "{}"), 0);
 	inventory_free(inv);
 	inventory_free(next);
+}
+
+static void test_light_refresh_outage_is_a_failure(void)
+{
+	struct inventory *inv = NULL, *next = NULL;
+	struct discovery_stats st;
+
+	CHECK_INT(setup_world(), 0);
+	CHECK_INT(new_client(), 0);
+	CHECK_INT(refresh(NULL, true, &inv, &st), DISCOVERY_OK);
+	CHECK_INT(fake_post("faults", "{\"operation\":\"*\",\"kind\":\"error\","
+				      "\"status\":503,\"code\":\"ServiceUnavailable\"}"),
+		  0);
+	/* Every revision check fails: nothing is confirmed, so nothing may
+	 * pass for fresh, though every service keeps its state. */
+	CHECK_INT(refresh(inv, false, &next, &st), DISCOVERY_FAILED);
+	CHECK_INT(next->n_errors, 4);
+	CHECK_INT(st.confirmed, 0);
+	CHECK(next->namespaces[0] != NULL && next->namespaces[0]->n_services == 2);
+	inventory_free(next);
+	CHECK_INT(fake_post("faults/clear", "{}"), 0);
+	CHECK_INT(refresh(inv, false, &next, &st), DISCOVERY_OK);
+	CHECK_INT(st.confirmed, 4);
+	inventory_free(next);
+	inventory_free(inv);
 }
 
 static void test_one_service_fails_alone(void)
@@ -315,6 +341,7 @@ int main(void)
 	r = TEST_MAIN(TEST_CASE(test_full_refresh), TEST_CASE(test_light_refresh_counts_calls),
 		      TEST_CASE(test_namespace_listing_failure_keeps_everything),
 		      TEST_CASE(test_service_failure_keeps_last_good),
+		      TEST_CASE(test_light_refresh_outage_is_a_failure),
 		      TEST_CASE(test_one_service_fails_alone), TEST_CASE(test_namespaces_parameter),
 		      TEST_CASE(test_health_filter_passed_to_cloud_map));
 	aws_client_free(client);

@@ -663,6 +663,10 @@ static void test_sanitize(void)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		targets_sanitize_label(cases[i][0], out);
 		CHECK_STR(out, cases[i][1]);
+		/* In place, as the label builder calls it. */
+		snprintf(out, sizeof(out), "%s", cases[i][0]);
+		targets_sanitize_label(out, out);
+		CHECK_STR(out, cases[i][1]);
 	}
 }
 
