@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "dropin.h"
 #include "flags.h"
 #include "log.h"
 
@@ -46,6 +47,18 @@ enum config_health_status {
 
 /* The API spelling of each value, indexed by enum config_health_status. */
 extern const char *const config_health_status_names[];
+
+/* Which flags were given, on the command line or in a CLOUDMAP_SD_*
+ * variable, rather than left to their default: what the drop-in mode must
+ * not override. */
+struct config_given {
+	bool namespaces; /* --cloudmap.namespaces or --cloudmap.namespaces-parameter */
+	bool labels_legacy;
+	bool refresh_interval;
+	bool refresh_full_interval;
+	bool refresh_max_staleness;
+	bool file_sd_path;
+};
 
 /* Every string below is NULL when its flag is empty ("off"). */
 struct config {
@@ -77,10 +90,13 @@ struct config {
 	char *file_sd_path;
 	char *prometheus_reload_url; /* needs file_sd_path */
 	bool healthcheck;	     /* probe /-/healthy and exit */
+	/* not flags */
+	struct config_given given;
+	struct dropin dropin; /* the Go side-car's environment, applied */
 };
 
-/* Parses the command line and the environment (in->getenv, or getenv())
- * and validates the result.
+/* Parses the command line and the environment (in->getenv, or getenv()),
+ * applies the drop-in mode's variables (dropin.h) and validates the result.
  * Returns 0 and *ret_action: with FLAGS_RUN, *ret is filled and owned by
  * the caller (release it with config_done()); with FLAGS_HELP or
  * FLAGS_VERSION, *ret is untouched.

@@ -13,6 +13,19 @@
  *   GET /-/ready                        200 once a snapshot exists, else 503
  * HEAD is answered for each; another method gets 405 with Allow; another
  * path 404; a request that announces a body 413 (the body is never read).
+ *
+ * /targets (and its alias) also:
+ *  - filters: ?namespace=N&service=S&shard=I&shards=N (query.h), assembled
+ *    from the snapshot's group ranges (answer.h); a bad query gets 400;
+ *  - sends the snapshot's gzip copy, made once per snapshot, to a client
+ *    whose Accept-Encoding accepts gzip (encoding.h), with
+ *    Content-Encoding: gzip; every 200 answer has Vary: Accept-Encoding;
+ *  - records X-Prometheus-Refresh-Interval-Seconds in the gauge
+ *    client_refresh_interval and logs a warning, once per change of the
+ *    value, when it is under a quarter or over four times our
+ *    refresh_interval_ms.
+ * With auth files configured (auth.h), every path but /-/healthy, unknown
+ * ones included, needs a credential: else 401 with WWW-Authenticate.
  * Error bodies are JSON: {"error":"..."}. Every answer carries
  * Cache-Control: no-store and is counted in http_requests by handler
  * ("targets", "prometheus-targets", "metrics", "healthy", "ready", "other")
@@ -22,9 +35,13 @@
  *
  * DESIGN: libmicrohttpd's threads only read. A /targets request takes a
  * reference to the current snapshot (snapshot_store_get), lends its bytes
- * to libmicrohttpd without a copy and drops the reference in the response's
- * free callback: no lock is held while a slow client is served, and a
- * request never calls AWS nor waits for a refresh. Hardened: a thread pool,
+ * (the JSON or its gzip copy) to libmicrohttpd without a copy and drops the
+ * reference in the response's free callback: no lock is held while a slow
+ * client is served, and a request never calls AWS nor waits for a refresh.
+ * A filtered answer is a list of the snapshot's ranges, streamed by a
+ * content reader that copies them straight into libmicrohttpd's write
+ * buffer (its I/O-vector responses abort the process in 0.9.75 when the
+ * vector does not fit the connection's memory). Hardened: a thread pool,
  * a connection limit, a per-address limit, an idle timeout and a
  * per-connection memory limit.
  */
@@ -55,6 +72,10 @@ struct server_config {
 	int64_t refresh_interval_ms;	 /* cloudmap-sd's own, to compare with clients' */
 	const char *auth_token_file;	 /* bearer token file, or NULL */
 	const char *basic_auth_file;	 /* "user:hash" lines file, or NULL */
+	/* Optional: where server_start() writes a one-line reason when the
+	 * auth files are bad (error_size bytes, NUL-terminated). */
+	char *error;
+	size_t error_size;
 };
 
 /* What the server reads; borrowed, must outlive it. */
@@ -80,8 +101,9 @@ struct server;
  * -EADDRNOTAVAIL for an address on no interface here or a name that does
  * not resolve; -EACCES for a privileged port; -EINVAL for a bad
  * configuration (telemetry path, port over 65535, a NULL store or
- * registry); -ENOMEM; -EIO when libmicrohttpd cannot start. On failure *ret
- * is untouched. Called by main; server_start() and server_stop() of one
+ * registry); an error of auth_new() for bad auth files (the reason in
+ * cfg->error); -ENOMEM; -EIO when libmicrohttpd cannot start. On failure
+ * *ret is untouched. Called by main; server_start() and server_stop() of one
  * server must not run concurrently. */
 int server_start(const struct server_config *cfg, const struct server_deps *deps,
 		 struct server **ret);

@@ -27,6 +27,8 @@
 
 #include "targets.h"
 
+struct snapshot_gzip;
+
 /* Cap on the rendered JSON. */
 #define SNAPSHOT_MAX_JSON_BYTES (1024u << 20)
 
@@ -73,10 +75,14 @@ struct snapshot {
 	unsigned invalid_utf8;	   /* copied from the target set */
 	int64_t refreshed_at_unix; /* when the data it holds was last confirmed */
 	bool warm_start;	   /* loaded from a file, not yet confirmed by AWS */
+	/* The answer compressed (snapshot_gzip.h), or NULL: then every answer
+	 * is sent uncompressed. */
+	struct snapshot_gzip *gzip;
 };
 
-/* Renders ts into a new snapshot (one reference, owned by the caller); ts
- * is only read and may be freed afterwards: the snapshot keeps copies.
+/* Renders ts into a new snapshot (one reference, owned by the caller), with
+ * its gzip forms; ts is only read and may be freed afterwards: the snapshot
+ * keeps copies.
  * ts->services must list the service of every target and skip, as
  * targets_build() makes it. Returns 0 and *ret, -EINVAL when a service is
  * missing, -EMSGSIZE when the JSON would pass SNAPSHOT_MAX_JSON_BYTES, or

@@ -37,10 +37,11 @@ struct statuspage_view {
 	const struct refresh_report *report; /* may be NULL: no refresh has ended yet */
 	const struct statuspage_item *summary;
 	size_t n_summary;
-	int64_t now_ms;           /* wall clock */
-	int64_t started_at_ms;    /* when the daemon started */
+	int64_t now_ms;		  /* wall clock */
+	int64_t started_at_ms;	  /* when the daemon started */
 	int64_t max_staleness_ms; /* when the targets are called stale */
-	double client_refresh_interval_sec; /* last X-Prometheus-Refresh-Interval-Seconds, 0: none */
+	double
+	    client_refresh_interval_sec; /* last X-Prometheus-Refresh-Interval-Seconds, 0: none */
 };
 
 #define STATUSPAGE_HTML_CONTENT_TYPE "text/html; charset=utf-8"

@@ -11,6 +11,7 @@ set -euo pipefail
 build_pkgs=(
 	build-essential meson ninja-build pkg-config
 	libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libssl-dev
+	zlib1g-dev libcrypt-dev
 	ca-certificates
 )
 test_pkgs=(

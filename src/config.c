@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "build-config.h"
@@ -162,7 +163,8 @@ static const struct flags_spec config_specs[] = {
 	  .type = FLAGS_HTTP_URL,
 	  .offset = OFF(prometheus_reload_url),
 	  .help = "POST to this URL (e.g. http://localhost:9090/-/reload) after the file_sd "
-		  "file changes; needs --file-sd.path. Empty: off." },
+		  "file changes, or in the drop-in mode after prometheus.yaml changes; needs "
+		  "--file-sd.path. Empty: off." },
 	{ .name = "healthcheck",
 	  .type = FLAGS_BOOL,
 	  .offset = OFF(healthcheck),
@@ -199,6 +201,7 @@ int config_usage(struct buf *out)
 void config_done(struct config *cfg)
 {
 	flags_done(&config_set, cfg);
+	dropin_done(&cfg->dropin);
 }
 
 /* SSM parameter names: letters, digits, "_.-/"; ARNs add ':'. */
@@ -278,7 +281,10 @@ static int config_validate_sources(const struct config *cfg, struct flags_error 
 	}
 	if (cfg->prometheus_reload_url && !cfg->file_sd_path) {
 		snprintf(err->msg, sizeof(err->msg),
-			 "--prometheus.reload-url needs --file-sd.path");
+			 "--prometheus.reload-url needs --file-sd.path%s",
+			 cfg->dropin.mode == DROPIN_HTTP_BASED
+			     ? " (SERVICE_DISCOVERY_MODE=HTTP_BASED writes no files)"
+			     : "");
 		return -EINVAL;
 	}
 	return 0;
@@ -296,6 +302,76 @@ int config_validate(const struct config *cfg, struct flags_error *err)
 	return r;
 }
 
+/* ---- which flags were given ---- */
+
+static const char *config_getenv(const struct flags_input *in, const char *name)
+{
+	return in->getenv ? in->getenv(name, in->getenv_userdata) : getenv(name);
+}
+
+static bool config_arg_names(const char *arg, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (arg[0] != '-' || arg[1] != '-')
+		return false;
+	arg += 2;
+	if (strncmp(arg, name, n) == 0 && (arg[n] == '\0' || arg[n] == '='))
+		return true;
+	return arg[0] == 'n' && arg[1] == 'o' && arg[2] == '-' && strcmp(arg + 3, name) == 0;
+}
+
+/* Whether the flag name was given on the command line or in its (non-empty)
+ * environment variable. A value that happens to spell a flag ("--x --name")
+ * cannot occur: flags_parse() refused such a command line already. */
+static bool config_flag_given(const struct flags_input *in, const char *name)
+{
+	char env[FLAGS_ENV_NAME_MAX];
+	const char *v;
+	size_t i;
+	int a;
+
+	for (a = 1; a < in->argc; a++)
+		if (config_arg_names(in->argv[a], name))
+			return true;
+	for (i = 0; i < config_set.n_specs; i++) {
+		if (strcmp(config_specs[i].name, name) != 0)
+			continue;
+		if (flags_env_name(&config_set, &config_specs[i], env, sizeof(env)) < 0)
+			return false;
+		v = config_getenv(in, env);
+		return v && *v;
+	}
+	return false;
+}
+
+static void config_record_given(const struct flags_input *in, struct config_given *g)
+{
+	g->namespaces = config_flag_given(in, "cloudmap.namespaces") ||
+			config_flag_given(in, "cloudmap.namespaces-parameter");
+	g->labels_legacy = config_flag_given(in, "labels.legacy");
+	g->refresh_interval = config_flag_given(in, "refresh.interval");
+	g->refresh_full_interval = config_flag_given(in, "refresh.full-interval");
+	g->refresh_max_staleness = config_flag_given(in, "refresh.max-staleness");
+	g->file_sd_path = config_flag_given(in, "file-sd.path");
+}
+
+/* What follows the flags: the drop-in mode, then the cross-flag checks. */
+static int config_finish(const struct flags_input *in, struct config *cfg, struct flags_error *err)
+{
+	int r;
+
+	config_record_given(in, &cfg->given);
+	r = dropin_from_env(in->getenv, in->getenv_userdata, &cfg->dropin, err);
+	if (r == 0)
+		r = dropin_apply(cfg);
+	if (r == -ENOMEM)
+		snprintf(err->msg, sizeof(err->msg), "out of memory");
+	if (r == 0)
+		r = config_validate(cfg, err);
+	return r;
+}
+
 int config_parse(const struct flags_input *in, struct config *ret, enum flags_action *ret_action,
 		 struct flags_error *err)
 {
@@ -308,7 +384,7 @@ int config_parse(const struct flags_input *in, struct config *ret, enum flags_ac
 	if (r < 0)
 		return r;
 	if (action == FLAGS_RUN) {
-		r = config_validate(&cfg, err);
+		r = config_finish(in, &cfg, err);
 		if (r < 0) {
 			config_done(&cfg);
 			return r;

@@ -10,10 +10,21 @@
  * one small function each; a handler builds a reply, and server_answer()
  * queues it, counts it and drops the local reference. A request with a
  * body is refused before the body is read, so a body is never buffered.
+ *
+ * Each request has a small context (struct server_request) from its
+ * request line to its end, holding the query string as sent, which
+ * libmicrohttpd would otherwise split and decode leniently. Auth (auth.h)
+ * is checked before routing, but for /-/healthy. The only writes from the
+ * HTTP threads besides counters are the last client refresh interval (an
+ * atomic) and the gauge it feeds. A filtered /targets answer is assembled
+ * from the snapshot's ranges (answer.h) and streamed by a content reader;
+ * the full answer, JSON or gzip, is lent as one buffer.
  */
 #include <errno.h>
+#include <math.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -25,10 +36,18 @@
 
 #include <microhttpd.h>
 
+#include "answer.h"
+#include "auth.h"
 #include "buf.h"
+#include "encoding.h"
+#include "log.h"
 #include "metrics.h"
+#include "query.h"
 #include "server.h"
 #include "snapshot.h"
+#include "snapshot_gzip.h"
+#include "report.h"
+#include "statuspage.h"
 
 #define SERVER_DEFAULT_THREADS	  2
 #define SERVER_MEMORY_LIMIT_BYTES (32u << 10) /* per connection: request line and headers */
@@ -39,11 +58,23 @@
 #define SERVER_CONTENT_TYPE_TEXT  "text/plain; charset=utf-8"
 #define SERVER_ALLOWED_METHODS	  "GET, HEAD"
 #define SERVER_OTHER_HANDLER	  "other"
+#define SERVER_REFRESH_HEADER	  "X-Prometheus-Refresh-Interval-Seconds"
+#define SERVER_MAX_CLIENT_SEC	  1e9	      /* a longer client refresh interval is ignored */
+#define SERVER_INTERVAL_FACTOR	  4	      /* how far apart the two intervals may be */
+#define SERVER_ANSWER_BLOCK_BYTES (16u << 10) /* a filtered answer's reads */
+
+/* One request, from its request line to its end: libmicrohttpd's req_cls,
+ * made by server_on_uri() and freed by server_on_completed(). */
+struct server_request {
+	char *query; /* the query string as sent (after '?'), or NULL */
+	bool seen;   /* the headers are in: answer on the next call */
+};
 
 /* A response to queue and the status to queue it with. */
 struct server_reply {
 	unsigned status;
 	struct MHD_Response *response;
+	const struct server_request *request; /* in: the request being answered */
 };
 
 /* Builds the reply to a GET or HEAD on the handler's path. Returns 0 and
@@ -62,6 +93,9 @@ struct server {
 	unsigned port;
 	struct server_deps deps;
 	int64_t max_staleness_ms;
+	int64_t refresh_interval_ms;	    /* ours, to compare with the clients' */
+	_Atomic int64_t client_interval_ms; /* the last one a client announced */
+	struct auth *auth;
 	char *telemetry_path;
 	struct server_route routes[SERVER_MAX_ROUTES];
 	size_t n_routes;
@@ -130,24 +164,156 @@ static int server_reply_method_not_allowed(struct server_reply *ret)
 
 /* ---- /targets ---- */
 
+/* The headers of a 200 answer of /targets; on failure the response is
+ * destroyed. Takes resp. */
+static int server_reply_targets(struct MHD_Response *resp, bool gzip, struct server_reply *ret)
+{
+	if (MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, MHD_HTTP_HEADER_ACCEPT_ENCODING) !=
+		MHD_YES ||
+	    (gzip &&
+	     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip") != MHD_YES)) {
+		MHD_destroy_response(resp);
+		return -ENOMEM;
+	}
+	return server_reply_new(MHD_HTTP_OK, resp, SERVER_CONTENT_TYPE_JSON, ret);
+}
+
 static void server_release_snapshot(void *cls)
 {
 	snapshot_unref(cls);
 }
 
-/* Lends snap's bytes to libmicrohttpd; the reference is dropped when the
- * response is destroyed, after the last byte is sent. Takes snap. */
-static int server_reply_snapshot(struct snapshot *snap, struct server_reply *ret)
+/* Lends snap's bytes, the JSON or (gzip) its compressed copy, to
+ * libmicrohttpd; the reference is dropped when the response is destroyed,
+ * after the last byte is sent. Takes snap. */
+static int server_reply_snapshot(struct snapshot *snap, bool gzip, struct server_reply *ret)
 {
 	struct MHD_Response *resp;
+	size_t len = snap->json_len;
+	void *p = snap->json;
 
+	gzip = gzip && snap->gzip;
+	if (gzip) {
+		p = snap->gzip->whole;
+		len = snap->gzip->whole_len;
+	}
 	resp = MHD_create_response_from_buffer_with_free_callback_cls(
-	    snap->json_len, snap->json, server_release_snapshot, snap);
+	    len, p, server_release_snapshot, snap);
 	if (!resp) {
 		snapshot_unref(snap);
 		return -ENOMEM;
 	}
-	return server_reply_new(MHD_HTTP_OK, resp, SERVER_CONTENT_TYPE_JSON, ret);
+	return server_reply_targets(resp, gzip, ret);
+}
+
+/* What a filtered answer's response holds until it is destroyed, and how
+ * far libmicrohttpd has read it. */
+struct server_lent_answer {
+	struct snapshot *snap;
+	struct answer *answer; /* borrows snap's bytes */
+	size_t piece;	       /* the piece the next byte comes from */
+	size_t piece_off;      /* bytes of that piece already read */
+	uint64_t pos;	       /* bytes of the answer already read */
+};
+
+static void server_release_answer(void *cls)
+{
+	struct server_lent_answer *lent = cls;
+
+	answer_free(lent->answer);
+	snapshot_unref(lent->snap);
+	free(lent);
+}
+
+/* Moves the read position to pos (libmicrohttpd reads in order, so this
+ * only runs if it ever goes back). */
+static void server_answer_seek(struct server_lent_answer *lent, uint64_t pos)
+{
+	const struct answer *a = lent->answer;
+
+	lent->piece = 0;
+	lent->piece_off = 0;
+	lent->pos = pos;
+	while (lent->piece < a->n_pieces && pos >= a->pieces[lent->piece].len) {
+		pos -= a->pieces[lent->piece].len;
+		lent->piece++;
+	}
+	lent->piece_off = (size_t)pos;
+}
+
+/* libmicrohttpd's content reader: copies the answer's bytes from pos on
+ * into its write buffer, piece after piece. */
+static ssize_t server_read_answer(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct server_lent_answer *lent = cls;
+	const struct answer *a = lent->answer;
+	const struct answer_piece *p;
+	size_t n = 0, take;
+
+	if (pos != lent->pos)
+		server_answer_seek(lent, pos);
+	while (n < max && lent->piece < a->n_pieces) {
+		p = &a->pieces[lent->piece];
+		take = p->len - lent->piece_off < max - n ? p->len - lent->piece_off : max - n;
+		memcpy(buf + n, (const char *)p->p + lent->piece_off, take);
+		n += take;
+		lent->piece_off += take;
+		if (lent->piece_off == p->len) {
+			lent->piece++;
+			lent->piece_off = 0;
+		}
+	}
+	lent->pos += n;
+	return n ? (ssize_t)n : MHD_CONTENT_READER_END_OF_STREAM;
+}
+
+/* A response that streams the answer's pieces. Not an I/O-vector response:
+ * libmicrohttpd 0.9.75 copies the vector into the connection's memory pool
+ * when it sends it, and when it does not fit (thousands of pieces, or a
+ * few after large request headers) its out-of-memory path unlocks the
+ * response's mutex twice and the process aborts. The reader copies the
+ * bytes once, into libmicrohttpd's write buffer, on their way to the
+ * socket. Takes lent, also on failure. */
+static struct MHD_Response *server_answer_response(struct server_lent_answer *lent)
+{
+	struct MHD_Response *resp;
+
+	resp = MHD_create_response_from_callback(lent->answer->len, SERVER_ANSWER_BLOCK_BYTES,
+						 server_read_answer, lent, server_release_answer);
+	if (!resp)
+		server_release_answer(lent);
+	return resp;
+}
+
+static bool server_keep_group(const struct snapshot *snap, const struct snapshot_group *g,
+			      void *userdata)
+{
+	return query_match(userdata, snap->names[g->namespace_idx], snap->names[g->service_idx],
+			   g->address_hash);
+}
+
+/* The groups of snap that q keeps, assembled from its bytes. Takes snap. */
+static int server_reply_filtered(struct snapshot *snap, const struct query *q, bool gzip,
+				 struct server_reply *ret)
+{
+	struct server_lent_answer *lent;
+	struct MHD_Response *resp;
+	int r = -ENOMEM;
+
+	lent = calloc(1, sizeof(*lent));
+	if (lent)
+		r = answer_new(snap, server_keep_group, (void *)q, gzip, &lent->answer);
+	if (r < 0) {
+		free(lent);
+		snapshot_unref(snap);
+		return r;
+	}
+	lent->snap = snap;
+	gzip = lent->answer->gzip;
+	resp = server_answer_response(lent);
+	if (!resp)
+		return -ENOMEM;
+	return server_reply_targets(resp, gzip, ret);
 }
 
 static int64_t server_now_ms(const struct server *s)
@@ -174,22 +340,97 @@ static int server_reply_stale(int64_t age_ms, struct server_reply *ret)
 	return server_reply_error(MHD_HTTP_SERVICE_UNAVAILABLE, message, ret);
 }
 
-static int server_handle_targets(struct server *s, struct MHD_Connection *conn,
-				 struct server_reply *ret)
+/* Logs, once per change of the client's value, when it polls much more or
+ * much less often than we refresh. */
+static void server_check_client_interval(const struct server *s, double client_sec)
+{
+	double ours_sec = (double)s->refresh_interval_ms / 1000.0;
+	char client[32], ours[32];
+
+	if (ours_sec <= 0 || (client_sec * SERVER_INTERVAL_FACTOR >= ours_sec &&
+			      client_sec <= ours_sec * SERVER_INTERVAL_FACTOR))
+		return;
+	snprintf(client, sizeof(client), "%g", client_sec);
+	snprintf(ours, sizeof(ours), "%g", ours_sec);
+	log_kv(LOG_LEVEL_WARN,
+	       client_sec < ours_sec ? "Prometheus polls /targets much more often than cloudmap-sd "
+				       "refreshes: most answers repeat the previous one"
+				     : "Prometheus polls /targets much less often than cloudmap-sd "
+				       "refreshes: it sees changed targets late",
+	       "client_refresh_interval_sec", client, "refresh_interval_sec", ours, NULL);
+}
+
+/* Records the refresh interval a client (Prometheus's http_sd) announces. */
+static void server_note_client_interval(struct server *s, struct MHD_Connection *conn)
+{
+	const char *v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, SERVER_REFRESH_HEADER);
+	struct metrics_series *series;
+	int64_t ms, old_ms;
+	char *end;
+	double sec;
+
+	if (!v)
+		return;
+	sec = strtod(v, &end);
+	if (end == v || *end || !(sec > 0) || sec > SERVER_MAX_CLIENT_SEC)
+		return;
+	if (s->deps.client_refresh_interval &&
+	    metrics_family_child(s->deps.client_refresh_interval, NULL, &series) == 0)
+		metrics_gauge_set(series, sec);
+	ms = llround(sec * 1000.0);
+	old_ms = atomic_exchange(&s->client_interval_ms, ms);
+	if (old_ms != ms)
+		server_check_client_interval(s, sec);
+}
+
+/* The current snapshot if it may be served; else the 503 in *ret and NULL
+ * (*r tells whether that reply was made). */
+static struct snapshot *server_servable_snapshot(struct server *s, struct server_reply *ret, int *r)
 {
 	struct snapshot *snap;
 	int64_t age_ms;
 
 	snap = snapshot_store_get(s->deps.store);
-	if (!snap)
-		return server_reply_error(MHD_HTTP_SERVICE_UNAVAILABLE,
-					  "no successful discovery yet", ret);
+	if (!snap) {
+		*r = server_reply_error(MHD_HTTP_SERVICE_UNAVAILABLE, "no successful discovery yet",
+					ret);
+		return NULL;
+	}
 	age_ms = server_now_ms(s) - snap->refreshed_at_unix * 1000;
 	if (server_is_stale(s, snap, age_ms)) {
 		snapshot_unref(snap);
-		return server_reply_stale(age_ms, ret);
+		*r = server_reply_stale(age_ms, ret);
+		return NULL;
 	}
-	return server_reply_snapshot(snap, ret);
+	return snap;
+}
+
+static int server_handle_targets(struct server *s, struct MHD_Connection *conn,
+				 struct server_reply *ret)
+{
+	char why[QUERY_WHY_MAX];
+	struct query *q = NULL;
+	struct snapshot *snap;
+	bool gzip;
+	int r;
+
+	server_note_client_interval(s, conn);
+	r = query_parse(ret->request->query, &q, why);
+	if (r == -EINVAL)
+		return server_reply_error(MHD_HTTP_BAD_REQUEST, why, ret);
+	if (r < 0)
+		return r;
+	snap = server_servable_snapshot(s, ret, &r);
+	if (snap) {
+		gzip = encoding_accepts_gzip(MHD_lookup_connection_value(
+		    conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING));
+		if (query_filters(q))
+			r = server_reply_filtered(snap, q, gzip, ret);
+		else
+			r = server_reply_snapshot(snap, gzip, ret);
+	}
+	query_free(q);
+	return r;
 }
 
 /* ---- telemetry, health, readiness ---- */
@@ -242,6 +483,97 @@ static int server_handle_ready(struct server *s, struct MHD_Connection *conn,
 				   ret);
 }
 
+/* ---- status page: / and /api/v1/status ---- */
+
+#define SERVER_MAX_STATUS_BYTES (16u << 20)
+/* The page has no script and loads nothing: say so to the browser too. */
+#define SERVER_STATUS_CSP                                                                      \
+	"default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; " \
+	"frame-ancestors 'none'"
+
+typedef int (*server_status_render_fn)(const struct statuspage_view *v, struct buf *out);
+
+/* Renders from the current snapshot and report into out; the references
+ * are held for the call only. */
+static int server_render_status(struct server *s, server_status_render_fn render, struct buf *out)
+{
+	struct snapshot *snap = snapshot_store_get(s->deps.store);
+	struct refresh_report *rep = s->deps.reports ? report_store_get(s->deps.reports) : NULL;
+	const struct statuspage_view v = {
+		.snapshot = snap,
+		.report = rep,
+		.summary = s->deps.summary,
+		.n_summary = s->deps.n_summary,
+		.now_ms = server_now_ms(s),
+		.started_at_ms = s->deps.started_at_ms,
+		.max_staleness_ms = s->max_staleness_ms,
+		.client_refresh_interval_sec = (double)atomic_load(&s->client_interval_ms) / 1000.0,
+	};
+	int r;
+
+	r = render(&v, out);
+	report_unref(rep);
+	snapshot_unref(snap);
+	return r;
+}
+
+/* Hands out's bytes to libmicrohttpd, which frees them once sent. */
+static int server_reply_buf(struct buf *out, const char *content_type, struct server_reply *ret)
+{
+	struct MHD_Response *resp;
+	size_t len;
+	char *text;
+
+	text = buf_steal(out, &len);
+	if (!text)
+		return -ENOMEM;
+	resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(text);
+		return -ENOMEM;
+	}
+	return server_reply_new(MHD_HTTP_OK, resp, content_type, ret);
+}
+
+static int server_reply_status(struct server *s, server_status_render_fn render,
+			       const char *content_type, struct server_reply *ret)
+{
+	struct buf out;
+	int r;
+
+	buf_init(&out, SERVER_MAX_STATUS_BYTES);
+	r = server_render_status(s, render, &out);
+	if (r == 0)
+		r = server_reply_buf(&out, content_type, ret);
+	else
+		r = server_reply_error(MHD_HTTP_INTERNAL_SERVER_ERROR,
+				       "cannot render the status page", ret);
+	buf_done(&out);
+	return r;
+}
+
+static int server_handle_status_page(struct server *s, struct MHD_Connection *conn,
+				     struct server_reply *ret)
+{
+	int r;
+
+	r = server_reply_status(s, statuspage_html, STATUSPAGE_HTML_CONTENT_TYPE, ret);
+	if (r < 0)
+		return r;
+	if (MHD_add_response_header(ret->response, "Content-Security-Policy", SERVER_STATUS_CSP) !=
+	    MHD_YES) {
+		MHD_destroy_response(ret->response);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int server_handle_status_json(struct server *s, struct MHD_Connection *conn,
+				     struct server_reply *ret)
+{
+	return server_reply_status(s, statuspage_json, STATUSPAGE_JSON_CONTENT_TYPE, ret);
+}
+
 /* ---- dispatch ---- */
 
 static const struct server_route server_fixed_routes[] = {
@@ -249,6 +581,8 @@ static const struct server_route server_fixed_routes[] = {
 	{ "/prometheus-targets", "prometheus-targets", server_handle_targets },
 	{ "/-/healthy", "healthy", server_handle_healthy },
 	{ "/-/ready", "ready", server_handle_ready },
+	{ "/", "status", server_handle_status_page },
+	{ "/api/v1/status", "api-status", server_handle_status_json },
 };
 
 #define SERVER_N_FIXED_ROUTES (sizeof(server_fixed_routes) / sizeof(server_fixed_routes[0]))
@@ -309,10 +643,45 @@ static enum MHD_Result server_answer(struct server *s, struct MHD_Connection *co
 	return ok;
 }
 
+/* 401 with a challenge for each kind of credential configured. */
+static int server_reply_unauthorized(const struct server *s, struct server_reply *ret)
+{
+	const char *challenges[2];
+	size_t i, n;
+	int r;
+
+	r = server_reply_error(MHD_HTTP_UNAUTHORIZED, "unauthorized", ret);
+	if (r < 0)
+		return r;
+	n = auth_challenges(s->auth, challenges);
+	for (i = 0; i < n; i++) {
+		if (MHD_add_response_header(ret->response, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+					    challenges[i]) != MHD_YES) {
+			MHD_destroy_response(ret->response);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+/* Whether the request may go on: /-/healthy is open to all (orchestrators
+ * probe it without credentials), every other path, unknown ones included,
+ * needs them when auth is configured. */
+static bool server_authorized(const struct server *s, struct MHD_Connection *conn,
+			      const struct server_route *route)
+{
+	if (route && route->fn == server_handle_healthy)
+		return true;
+	return auth_allows(s->auth, MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+								MHD_HTTP_HEADER_AUTHORIZATION));
+}
+
 static int server_route_request(struct server *s, struct MHD_Connection *conn,
 				const struct server_route *route, const char *method,
 				struct server_reply *ret)
 {
+	if (!server_authorized(s, conn, route))
+		return server_reply_unauthorized(s, ret);
 	if (!route)
 		return server_reply_error(MHD_HTTP_NOT_FOUND, "not found", ret);
 	if (!server_method_allowed(method))
@@ -335,17 +704,54 @@ static enum MHD_Result server_on_request(void *cls, struct MHD_Connection *conn,
 					 void **req_cls)
 {
 	struct server *s = cls;
+	struct server_request *rq = *req_cls;
 	const struct server_route *route;
-	struct server_reply reply;
+	struct server_reply reply = { .request = rq };
 
-	if (!*req_cls && !server_has_body(conn)) {
-		*req_cls = s; /* any non-NULL value: "seen" */
+	if (!rq)
+		return MHD_NO; /* server_on_uri() ran out of memory */
+	if (!rq->seen && !server_has_body(conn)) {
+		rq->seen = true;
 		return MHD_YES;
 	}
 	route = server_route_find(s, url);
 	if (server_route_request(s, conn, route, method, &reply) < 0)
 		return MHD_NO;
 	return server_answer(s, conn, route ? route->handler : SERVER_OTHER_HANDLER, &reply);
+}
+
+/* libmicrohttpd's URI logger: called with the request target as sent,
+ * before libmicrohttpd splits and decodes it, so the query string is kept
+ * raw for query_parse(), which sees every repeated key and refuses bad
+ * escapes that libmicrohttpd would pass through. Returns the request's
+ * context (req_cls), or NULL on ENOMEM. */
+static void *server_on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	struct server_request *rq = calloc(1, sizeof(*rq));
+	const char *q = strchr(uri, '?');
+
+	if (rq && q) {
+		rq->query = strdup(q + 1);
+		if (!rq->query) {
+			free(rq);
+			return NULL;
+		}
+	}
+	return rq;
+}
+
+/* Frees the request's context; called for every request that reached
+ * server_on_uri(), answered or not. */
+static void server_on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+				enum MHD_RequestTerminationCode toe)
+{
+	struct server_request *rq = *req_cls;
+
+	if (rq) {
+		free(rq->query);
+		free(rq);
+	}
+	*req_cls = NULL;
 }
 
 /* ---- listening socket ---- */
@@ -484,8 +890,10 @@ static int server_start_daemon(struct server *s, const struct server_config *cfg
 	struct server_options o;
 
 	server_options_fill(&o, cfg, fd);
-	s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, server_on_request, s, MHD_OPTION_ARRAY,
-				     o.items, MHD_OPTION_END);
+	s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, server_on_request, s,
+				     MHD_OPTION_URI_LOG_CALLBACK, server_on_uri, s,
+				     MHD_OPTION_NOTIFY_COMPLETED, server_on_completed, s,
+				     MHD_OPTION_ARRAY, o.items, MHD_OPTION_END);
 	if (!s->daemon)
 		return -EIO;
 	info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
@@ -526,11 +934,25 @@ static struct server *server_new(const struct server_config *cfg, const struct s
 	}
 	s->deps = *deps;
 	s->max_staleness_ms = cfg->max_staleness_ms;
+	s->refresh_interval_ms = cfg->refresh_interval_ms;
+	atomic_init(&s->client_interval_ms, 0);
 	server_add_route(
 	    s, &(struct server_route){ s->telemetry_path, "metrics", server_handle_metrics });
 	for (i = 0; i < SERVER_N_FIXED_ROUTES; i++)
 		server_add_route(s, &server_fixed_routes[i]);
 	return s;
+}
+
+/* Reads the credential files; the reason of a failure goes to cfg->error. */
+static int server_load_auth(struct server *s, const struct server_config *cfg)
+{
+	char why[AUTH_WHY_MAX];
+	int r;
+
+	r = auth_new(cfg->auth_token_file, cfg->basic_auth_file, &s->auth, why);
+	if (r < 0 && cfg->error && cfg->error_size)
+		snprintf(cfg->error, cfg->error_size, "%s", why);
+	return r;
 }
 
 int server_start(const struct server_config *cfg, const struct server_deps *deps,
@@ -545,6 +967,9 @@ int server_start(const struct server_config *cfg, const struct server_deps *deps
 	s = server_new(cfg, deps);
 	if (!s)
 		return -ENOMEM;
+	r = server_load_auth(s, cfg);
+	if (r < 0)
+		goto out_free;
 	if (cfg->listen_host)
 		r = server_listen_host(cfg->listen_host, cfg->port, &fd);
 	else
@@ -572,6 +997,7 @@ struct server *server_stop(struct server *s)
 		return NULL;
 	if (s->daemon)
 		MHD_stop_daemon(s->daemon);
+	auth_free(s->auth);
 	free(s->telemetry_path);
 	free(s);
 	return NULL;

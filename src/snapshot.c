@@ -18,6 +18,7 @@
 
 #include "buf.h"
 #include "snapshot.h"
+#include "snapshot_gzip.h"
 
 /* ---- hashmod: MD5 of the address, the last 8 bytes big-endian ---- */
 
@@ -322,6 +323,7 @@ static void snapshot_free(struct snapshot *s)
 		free(s->skips[i].detail);
 	}
 	free(s->skips);
+	snapshot_gzip_free(s->gzip);
 	free(s);
 }
 
@@ -344,6 +346,8 @@ int snapshot_new(const struct target_set *ts, int64_t refreshed_at_unix, struct 
 		r = snapshot_render(s, ts);
 	if (r >= 0)
 		r = snapshot_copy_skips(s, ts);
+	if (r >= 0)
+		r = snapshot_gzip_new(s, &s->gzip);
 	if (r < 0) {
 		snapshot_free(s);
 		return r;

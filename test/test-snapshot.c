@@ -3,7 +3,9 @@
  * test-snapshot: rendering (parsed back with jansson, escapes, each group's
  * byte range on its own), the hashmod hash against MD5 values computed with
  * md5sum, the index (names, services, skips), reference counting, the store
- * under concurrent readers, and the render time of 10k targets.
+ * under concurrent readers, the render time of 10k targets, and the size
+ * and cost of the gzip forms of 10k targets (answer.h has the round trips
+ * of filtered answers).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -14,8 +16,10 @@
 #include <time.h>
 
 #include <jansson.h>
+#include <zlib.h>
 
 #include "snapshot.h"
+#include "snapshot_gzip.h"
 #include "test.h"
 
 /* Generous bounds for the timed cases, to catch a change of complexity, not
@@ -448,12 +452,121 @@ static void test_render_10k_targets(void)
 	CHECK(cpu_ms < TIME_BOUND_MS);
 }
 
+/* ---- gzip of 10k targets ---- */
+
+#define GZ_TARGETS 10000
+#define GZ_LABELS  12
+
+/* Inflates a gzip member (CRC and length checked by zlib) and compares it
+ * with want. */
+static bool gunzip_equals(const unsigned char *in, size_t len, const char *want, size_t want_len)
+{
+	z_stream zs = { 0 };
+	char *out = malloc(want_len + 1);
+	bool ok;
+	int zr;
+
+	if (!out || inflateInit2(&zs, 15 + 16) != Z_OK) {
+		free(out);
+		return false;
+	}
+	zs.next_in = (unsigned char *)in;
+	zs.avail_in = (uInt)len;
+	zs.next_out = (unsigned char *)out;
+	zs.avail_out = (uInt)want_len + 1;
+	zr = inflate(&zs, Z_FINISH);
+	ok = zr == Z_STREAM_END && zs.total_out == want_len && memcmp(out, want, want_len) == 0;
+	inflateEnd(&zs);
+	free(out);
+	return ok;
+}
+
+/* Labels as Cloud Map gives them: the same keys everywhere, values shared
+ * by a service (names, ids, cluster) or per instance (id, address, zone). */
+static void gz_labels(struct target_label *l, char (*v)[48], size_t i)
+{
+	static const char *const keys[GZ_LABELS] = {
+		"__meta_cloudmap_endpoint",
+		"__meta_cloudmap_instance_attribute_AVAILABILITY_ZONE",
+		"__meta_cloudmap_instance_attribute_AWS_INSTANCE_IPV4",
+		"__meta_cloudmap_instance_attribute_ECS_CLUSTER_NAME",
+		"__meta_cloudmap_instance_attribute_ECS_SERVICE_NAME",
+		"__meta_cloudmap_instance_health_status",
+		"__meta_cloudmap_instance_id",
+		"__meta_cloudmap_namespace_name",
+		"__meta_cloudmap_service_id",
+		"__meta_cloudmap_service_name",
+		"__meta_cloudmap_service_tag_METRICS_PATH",
+		"__metrics_path__",
+	};
+	const char *values[GZ_LABELS] = { "app", v[0],	    v[1],	"prod-cluster",
+					  v[2],	 "HEALTHY", v[3],	"ecs-services",
+					  v[4],	 v[2],	    "/metrics", "/metrics" };
+	size_t j;
+
+	snprintf(v[0], 48, "us-east-1%c", 'a' + (int)(i % 3));
+	snprintf(v[1], 48, "10.%zu.%zu.%zu", i >> 16, (i >> 8) & 255, i & 255);
+	snprintf(v[2], 48, "svc-%zu", i / 50);
+	snprintf(v[3], 48, "%08zx%08zx%016zx", i * 2654435761u, i * 40503u,
+		 i * 0x9e3779b97f4a7c15u);
+	snprintf(v[4], 48, "srv-%016zx", (i / 50) * 0x9e3779b97f4a7c15u);
+	for (j = 0; j < GZ_LABELS; j++)
+		l[j] = (struct target_label){ keys[j], values[j] };
+}
+
+/* Both gzip forms of 10k realistic targets: they inflate back, and how
+ * much they save and cost is printed (docs cite it). */
+static void test_gzip_10k_targets(void)
+{
+	struct target_label *labels = calloc((size_t)GZ_TARGETS * GZ_LABELS, sizeof(*labels));
+	char(*values)[5][48] = calloc(GZ_TARGETS, sizeof(*values));
+	char(*addresses)[32] = calloc(GZ_TARGETS, sizeof(*addresses));
+	struct target *big = calloc(GZ_TARGETS, sizeof(*big));
+	struct target_set ts = {
+		.targets = big, .n_targets = GZ_TARGETS, .services = services, .n_services = 1
+	};
+	struct snapshot_gzip *g = NULL;
+	struct snapshot *s;
+	double cpu_ms;
+	size_t i;
+
+	CHECK(labels && values && addresses && big);
+	for (i = 0; i < GZ_TARGETS; i++) {
+		gz_labels(&labels[i * GZ_LABELS], values[i], i);
+		snprintf(addresses[i], sizeof(addresses[i]), "%s:8080", values[i][1]);
+		big[i] = (struct target){ addresses[i], &labels[i * GZ_LABELS],
+					  GZ_LABELS,	&ns_a,
+					  &svc_a1,	"i-1",
+					  "app" };
+	}
+	CHECK_INT(snapshot_new(&ts, 1, &s), 0);
+	cpu_ms = now_ms(CLOCK_PROCESS_CPUTIME_ID);
+	CHECK_INT(snapshot_gzip_new(s, &g), 0);
+	cpu_ms = now_ms(CLOCK_PROCESS_CPUTIME_ID) - cpu_ms;
+	printf("# %d targets: JSON %zu bytes; gzip whole %zu bytes (%.1fx), segments %zu bytes "
+	       "(%.1fx); both made in %.1f ms CPU\n",
+	       GZ_TARGETS, s->json_len, g->whole_len, (double)s->json_len / (double)g->whole_len,
+	       g->segments_len, (double)s->json_len / (double)g->segments_len, cpu_ms);
+	CHECK(gunzip_equals(g->whole, g->whole_len, s->json, s->json_len));
+	CHECK(g->whole_len * 8 < s->json_len);			    /* measured: about 23x */
+	CHECK(g->segments_len * 3 < s->json_len * 2);		    /* measured: about 2.1x */
+	CHECK(memcmp(g->whole, s->gzip->whole, g->whole_len) == 0); /* deterministic */
+	snapshot_gzip_free(g);
+	snapshot_unref(s);
+	free(labels);
+	free(values);
+	free(addresses);
+	free(big);
+	CHECK(cpu_ms < TIME_BOUND_MS);
+}
+
 int main(void)
 {
-	return TEST_MAIN(
-	    TEST_CASE(test_render_parses_back), TEST_CASE(test_escapes),
-	    TEST_CASE(test_group_ranges_parse_alone), TEST_CASE(test_labels_rendered_in_order),
-	    TEST_CASE(test_address_hash), TEST_CASE(test_index),
-	    TEST_CASE(test_snapshot_keeps_copies), TEST_CASE(test_empty), TEST_CASE(test_refcount),
-	    TEST_CASE(test_store_concurrent_readers), TEST_CASE(test_render_10k_targets));
+	return TEST_MAIN(TEST_CASE(test_render_parses_back), TEST_CASE(test_escapes),
+			 TEST_CASE(test_group_ranges_parse_alone),
+			 TEST_CASE(test_labels_rendered_in_order), TEST_CASE(test_address_hash),
+			 TEST_CASE(test_index), TEST_CASE(test_snapshot_keeps_copies),
+			 TEST_CASE(test_empty), TEST_CASE(test_refcount),
+			 TEST_CASE(test_store_concurrent_readers),
+			 TEST_CASE(test_render_10k_targets), TEST_CASE(test_gzip_10k_targets));
 }
