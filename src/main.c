@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include <curl/curl.h>
@@ -34,6 +35,7 @@
 #include "report.h"
 #include "server.h"
 #include "snapshot.h"
+#include "snapshot_gzip.h"
 #include "statuspage.h"
 #include "telemetry.h"
 #include "build-config.h"
@@ -535,6 +537,8 @@ static void warm_start(struct daemon *d)
 		       "err", err.msg, NULL);
 		return;
 	}
+	if (snapshot_gzip_new(s, &s->gzip) < 0)
+		s->gzip = NULL; /* served uncompressed */
 	snprintf(n, sizeof(n), "%zu", s->n_groups);
 	log_kv(LOG_LEVEL_INFO, "warm start: serving the file_sd file's targets until a refresh",
 	       "file", path, "targets", n, NULL);
@@ -609,6 +613,18 @@ static int start_refresher(struct daemon *d)
 	};
 
 	return refresher_start(&rc, &deps, &d->refresher);
+}
+
+/* Every connection is a descriptor: take the hard limit, not the soft one
+ * (often 1024), as servers do; --web.max-connections bounds the use. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 }
 
 /* Takes SIGHUP, SIGINT and SIGTERM until told to stop. */
@@ -709,6 +725,7 @@ int main(int argc, char **argv)
 	 * own mappings, returned to the system when freed, instead of letting
 	 * glibc raise its threshold and keep them in the heap. */
 	mallopt(M_MMAP_THRESHOLD, 1 << 20);
+	raise_fd_limit();
 
 	/* Library globals, before any thread starts. */
 	curl_global_init(CURL_GLOBAL_DEFAULT);
