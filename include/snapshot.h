@@ -73,8 +73,12 @@ struct snapshot {
 	unsigned invalid_knobs;	   /* copied from the target set */
 	unsigned label_collisions; /* copied from the target set */
 	unsigned invalid_utf8;	   /* copied from the target set */
-	int64_t refreshed_at_unix; /* when the data it holds was last confirmed */
-	bool warm_start;	   /* loaded from a file, not yet confirmed by AWS */
+	/* When AWS last confirmed the data it holds. The one field that moves
+	 * after publication: a refresh that finds nothing changed confirms the
+	 * snapshot in service instead of rendering an identical one. Atomic:
+	 * every access is an atomic load or store. */
+	_Atomic int64_t refreshed_at_unix;
+	bool warm_start; /* loaded from a file, not yet confirmed by AWS */
 	/* The answer compressed (snapshot_gzip.h), or NULL: then every answer
 	 * is sent uncompressed. */
 	struct snapshot_gzip *gzip;

@@ -28,6 +28,7 @@ struct refresher {
 	bool wake;
 	/* The refresher thread's own. */
 	struct inventory *inv;
+	struct snapshot *published; /* the last snapshot built from inv, or NULL */
 	int64_t last_full_ms;
 	int64_t last_success_ms; /* wall clock */
 	uint64_t notes_hash;	 /* of the tag notes last logged */
@@ -139,10 +140,38 @@ static int publish(struct refresher *r, const struct inventory *inv, size_t *ret
 		snapshot_store_publish(r->deps.store, snapshot_ref(s));
 		if (r->deps.on_publish)
 			r->deps.on_publish(r->deps.on_publish_userdata, s);
-		snapshot_unref(s);
+		snapshot_unref(r->published);
+		r->published = s;
 	}
 	target_set_free(ts);
 	return e;
+}
+
+/* Whether next holds exactly what prev held: a light refresh that found
+ * no revision moved shares every namespace with the previous inventory. */
+static bool inventory_same(const struct inventory *prev, const struct inventory *next)
+{
+	size_t i;
+
+	if (!prev || prev->n_namespaces != next->n_namespaces)
+		return false;
+	for (i = 0; i < next->n_namespaces; i++)
+		if (prev->namespaces[i] != next->namespaces[i])
+			return false;
+	return true;
+}
+
+/* Publishes next's targets, or, when nothing changed since the snapshot in
+ * service was built, confirms that snapshot rather than render it again. */
+static int publish_or_confirm(struct refresher *r, const struct inventory *next, int result,
+			      size_t *ret_targets)
+{
+	if (result == DISCOVERY_OK && r->published && inventory_same(r->inv, next)) {
+		atomic_store(&r->published->refreshed_at_unix, next->built_at_unix);
+		*ret_targets = r->published->n_groups;
+		return 0;
+	}
+	return publish(r, next, ret_targets);
 }
 
 static const char *result_name(int result)
@@ -252,7 +281,7 @@ static void refresh_once(struct refresher *r, bool force_full)
 		return;
 	}
 	if (result != DISCOVERY_FAILED) {
-		e = publish(r, next, &targets);
+		e = publish_or_confirm(r, next, result, &targets);
 		if (e < 0) {
 			log_kv(LOG_LEVEL_ERROR, "cannot build the targets", "err", strerror(-e),
 			       NULL);
@@ -354,6 +383,7 @@ struct refresher *refresher_stop(struct refresher *r)
 	pthread_mutex_unlock(&r->lock);
 	aws_client_abort(r->deps.client);
 	pthread_join(r->thread, NULL);
+	snapshot_unref(r->published);
 	inventory_free(r->inv);
 	pthread_cond_destroy(&r->cond);
 	pthread_mutex_destroy(&r->lock);

@@ -395,6 +395,23 @@ def case_revision_skip_between_full_refreshes(fake):
     assert d.refreshes('full') == 1, 'a full refresh ran within --refresh.full-interval'
 
 
+def case_unchanged_light_refreshes_keep_the_targets_fresh(fake):
+    """Light refreshes that find no revision moved confirm the snapshot in
+    service instead of rendering it again: it must stay fresh, well past
+    --refresh.max-staleness, without a full refresh."""
+    fake.load({'namespaces': [ns('one', [svc('a', [inst('i-a', '10.0.0.1')])])]})
+    d = Daemon(fake, *FAST, '--refresh.full-interval=1h', '--refresh.max-staleness=3s')
+    before = d.wait_targets()
+    light0 = d.refreshes('light')
+    d.wait_refreshes('light', light0 + 5)
+    status, body = d.targets()
+    assert status == 200, f'/targets answered {status} after 5 unchanged light refreshes'
+    assert_targets(body, before)
+    age = d.metric('cloudmap_sd_snapshot_age_seconds')
+    assert age < 2 * INTERVAL_SEC + 1, f'the snapshot is {age} s old'
+    assert d.refreshes('full') == 1, 'no full refresh ran'
+
+
 def case_failing_discover_instances_keeps_last_targets(fake):
     fake.load({'namespaces': [
         ns('prod', [svc('api', [inst('i-a', '10.0.0.1')]), svc('web', [inst('i-w', '10.0.0.2')])])
@@ -635,6 +652,7 @@ CASES = [
     case_bad_tag_values_are_logged,
     case_health_status_filter,
     case_revision_skip_between_full_refreshes,
+    case_unchanged_light_refreshes_keep_the_targets_fresh,
     case_failing_discover_instances_keeps_last_targets,
     case_failing_list_services_keeps_last_services,
     case_per_service_fault_isolation,
