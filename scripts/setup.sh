@@ -6,6 +6,7 @@
 #
 #   scripts/setup.sh          build + test dependencies (the default)
 #   scripts/setup.sh --build  only what building the binaries needs
+#   scripts/setup.sh --demo   what building and running the local demo needs (scripts/demo.sh)
 set -euo pipefail
 
 build_pkgs=(
@@ -21,8 +22,13 @@ test_pkgs=(
 	shellcheck chromium curl procps iproute2
 )
 
+# The local demo: the AWS fake (Python + botocore), Debian's prometheus and node exporter.
+demo_pkgs=(python3 python3-botocore prometheus prometheus-node-exporter)
+
 pkgs=("${build_pkgs[@]}")
-if [[ "${1:-}" != "--build" ]]; then
+if [[ "${1:-}" == "--demo" ]]; then
+	pkgs+=("${demo_pkgs[@]}")
+elif [[ "${1:-}" != "--build" ]]; then
 	pkgs+=("${test_pkgs[@]}")
 	# Node.js may come from another source that bundles npm; Debian's npm
 	# would conflict with it, so only ask for it when there is no npm at all.
@@ -52,7 +58,7 @@ fi
 # The deploy checks' tools (test/deploy): PyYAML for Debian's python3, and
 # the npm linters pinned in tools/package-lock.json, installed again only
 # when the lock file changed since the last install.
-if [[ "${1:-}" != "--build" ]]; then
+if [[ "${1:-}" != "--build" && "${1:-}" != "--demo" ]]; then
 	if ! dpkg-query -W -f='${Status}' python3-yaml 2>/dev/null | grep -q 'install ok installed'; then
 		"${sudo[@]}" apt-get update -qq
 		DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends python3-yaml
