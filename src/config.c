@@ -51,10 +51,11 @@ static const struct flags_spec config_specs[] = {
 	{ .name = "web.max-connections",
 	  .type = FLAGS_UINT,
 	  .offset = OFF(max_connections),
-	  .def = "512",
+	  .def = "4096",
 	  .min = 1,
 	  .max = 100000,
-	  .help = "Most HTTP connections served at once; more are refused." },
+	  .help = "Most HTTP connections served at once; more wait or are refused. Lowered to "
+		  "what the descriptor limit allows." },
 	{ .name = "web.max-connections-per-ip",
 	  .type = FLAGS_UINT,
 	  .offset = OFF(max_connections_per_ip),

@@ -358,13 +358,34 @@ static int build_summary(struct daemon *d)
 	return r;
 }
 
+/* Keeps --web.max-connections within the descriptor limit, leaving room
+ * for the refresher's AWS connections, the log and the files. */
+#define FDS_KEPT_FOR_THE_REST 64
+
+static unsigned connections_allowed(unsigned wanted)
+{
+	struct rlimit rl;
+	char n[24], limit[24];
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur >= (rlim_t)wanted + FDS_KEPT_FOR_THE_REST)
+		return wanted;
+	if (rl.rlim_cur <= 2 * FDS_KEPT_FOR_THE_REST)
+		return (unsigned)(rl.rlim_cur / 2);
+	snprintf(n, sizeof(n), "%u", (unsigned)(rl.rlim_cur - FDS_KEPT_FOR_THE_REST));
+	snprintf(limit, sizeof(limit), "%llu", (unsigned long long)rl.rlim_cur);
+	log_kv(LOG_LEVEL_WARN, "lowering --web.max-connections to fit the descriptor limit",
+	       "max_connections", n, "nofile", limit, NULL);
+	return (unsigned)(rl.rlim_cur - FDS_KEPT_FOR_THE_REST);
+}
+
 static int start_server(struct daemon *d)
 {
 	struct server_config sc = {
 		.listen_host = d->cfg.listen.host,
 		.port = d->cfg.listen.port,
 		.telemetry_path = d->cfg.telemetry_path,
-		.max_connections = d->cfg.max_connections,
+		.max_connections = connections_allowed(d->cfg.max_connections),
 		.max_connections_per_ip = d->cfg.max_connections_per_ip,
 		.connection_timeout_sec = (unsigned)(d->cfg.connection_timeout_ms / 1000),
 		.max_staleness_ms = (int64_t)d->cfg.refresh_max_staleness_ms,

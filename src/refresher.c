@@ -122,29 +122,30 @@ static void log_notes(struct refresher *r, const struct target_set *ts)
 	free(text);
 }
 
-/* Turns an inventory into a snapshot and publishes it. */
-static int publish(struct refresher *r, const struct inventory *inv, size_t *ret_targets)
+/* Turns an inventory into a new snapshot (not yet published). */
+static int build(struct refresher *r, const struct inventory *inv, struct snapshot **ret)
 {
 	struct target_set *ts = NULL;
-	struct snapshot *s = NULL;
 	int e;
 
 	e = targets_build(inv, &r->cfg.targets, &ts);
 	if (e == 0) {
 		log_notes(r, ts);
-		e = snapshot_new(ts, inv->built_at_unix, &s);
-	}
-	if (e == 0) {
-		*ret_targets = ts->n_targets;
-		/* Serve first: the hook may wait for a disk. */
-		snapshot_store_publish(r->deps.store, snapshot_ref(s));
-		if (r->deps.on_publish)
-			r->deps.on_publish(r->deps.on_publish_userdata, s);
-		snapshot_unref(r->published);
-		r->published = s;
+		e = snapshot_new(ts, inv->built_at_unix, ret);
 	}
 	target_set_free(ts);
 	return e;
+}
+
+/* Serves s (consumed) and hands it to the publish hook. */
+static void publish(struct refresher *r, struct snapshot *s)
+{
+	/* Serve first: the hook may wait for a disk. */
+	snapshot_store_publish(r->deps.store, snapshot_ref(s));
+	if (r->deps.on_publish)
+		r->deps.on_publish(r->deps.on_publish_userdata, s);
+	snapshot_unref(r->published);
+	r->published = s;
 }
 
 /* Whether next holds exactly what prev held: a light refresh that found
@@ -161,17 +162,24 @@ static bool inventory_same(const struct inventory *prev, const struct inventory 
 	return true;
 }
 
-/* Publishes next's targets, or, when nothing changed since the snapshot in
- * service was built, confirms that snapshot rather than render it again. */
-static int publish_or_confirm(struct refresher *r, const struct inventory *next, int result,
-			      size_t *ret_targets)
+/* Builds next's snapshot into *ret (NULL when there is nothing new to
+ * publish): when nothing changed since the snapshot in service was built,
+ * that one is confirmed instead of rendered again. */
+static int build_or_confirm(struct refresher *r, const struct inventory *next, int result,
+			    struct snapshot **ret, size_t *ret_targets)
 {
+	int e;
+
+	*ret = NULL;
 	if (result == DISCOVERY_OK && r->published && inventory_same(r->inv, next)) {
 		atomic_store(&r->published->refreshed_at_unix, next->built_at_unix);
 		*ret_targets = r->published->n_groups;
 		return 0;
 	}
-	return publish(r, next, ret_targets);
+	e = build(r, next, ret);
+	if (e == 0)
+		*ret_targets = (*ret)->n_groups;
+	return e;
 }
 
 static const char *result_name(int result)
@@ -265,6 +273,7 @@ static void refresh_once(struct refresher *r, bool force_full)
 	const char *kind = full ? "full" : "light";
 	struct discovery_stats st;
 	struct inventory *next = NULL;
+	struct snapshot *snap = NULL;
 	int64_t duration_ms;
 	size_t targets = 0;
 	int result, e;
@@ -281,7 +290,7 @@ static void refresh_once(struct refresher *r, bool force_full)
 		return;
 	}
 	if (result != DISCOVERY_FAILED) {
-		e = publish_or_confirm(r, next, result, &targets);
+		e = build_or_confirm(r, next, result, &snap, &targets);
 		if (e < 0) {
 			log_kv(LOG_LEVEL_ERROR, "cannot build the targets", "err", strerror(-e),
 			       NULL);
@@ -299,6 +308,10 @@ static void refresh_once(struct refresher *r, bool force_full)
 		telemetry_refresh(r->deps.telemetry, kind, result_name(result),
 				  (double)duration_ms / 1000.0, (unsigned)next->n_errors,
 				  st.services_truncated);
+	/* Counted before served: whoever sees the new targets sees the
+	 * refresh that made them in /metrics and on the status page. */
+	if (snap)
+		publish(r, snap);
 	inventory_free(r->inv);
 	r->inv = next;
 	if (full && r->deps.on_full_refresh && !stopping(r))

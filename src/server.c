@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -605,6 +606,27 @@ static bool server_method_allowed(const char *method)
 }
 
 /* Whether the request announces a body (which is refused, never read). */
+static enum MHD_Result server_count_length(void *cls, enum MHD_ValueKind kind, const char *key,
+					   const char *value)
+{
+	unsigned *n = cls;
+
+	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+		(*n)++;
+	return MHD_YES;
+}
+
+/* More than one Content-Length is a framing error (RFC 9112, 6.3):
+ * libmicrohttpd frames by the first, and a proxy that framed by another
+ * would have us read its body as a second, smuggled request. */
+static bool server_framing_conflict(struct MHD_Connection *conn)
+{
+	unsigned n = 0;
+
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, server_count_length, &n);
+	return n > 1;
+}
+
 static bool server_has_body(struct MHD_Connection *conn)
 {
 	const char *len;
@@ -680,6 +702,9 @@ static int server_route_request(struct server *s, struct MHD_Connection *conn,
 				const struct server_route *route, const char *method,
 				struct server_reply *ret)
 {
+	if (server_framing_conflict(conn))
+		return server_reply_error(MHD_HTTP_BAD_REQUEST,
+					  "more than one Content-Length header", ret);
 	if (!server_authorized(s, conn, route))
 		return server_reply_unauthorized(s, ret);
 	if (!route)
@@ -710,7 +735,7 @@ static enum MHD_Result server_on_request(void *cls, struct MHD_Connection *conn,
 
 	if (!rq)
 		return MHD_NO; /* server_on_uri() ran out of memory */
-	if (!rq->seen && !server_has_body(conn)) {
+	if (!rq->seen && !server_has_body(conn) && !server_framing_conflict(conn)) {
 		rq->seen = true;
 		return MHD_YES;
 	}

@@ -64,7 +64,7 @@ static void test_defaults(void)
 	CHECK(cfg.listen.host == NULL);
 	CHECK_INT(cfg.listen.port, 9001);
 	CHECK_STR(cfg.telemetry_path, "/metrics");
-	CHECK_INT(cfg.max_connections, 512);
+	CHECK_INT(cfg.max_connections, 4096);
 	CHECK_INT(cfg.max_connections_per_ip, 64);
 	CHECK_INT(cfg.connection_timeout_ms, 30000);
 	CHECK(cfg.auth_token_file == NULL);
