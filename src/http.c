@@ -51,10 +51,11 @@ int http_response_header(const struct http_response *resp, const char *name, cha
 			 size_t out_size)
 {
 	size_t name_len = strlen(name);
-	const char *p = resp->headers.data, *end = p + resp->headers.len;
+	const char *p = resp->headers.data, *end;
 
 	if (!p)
 		return -ENOENT;
+	end = p + resp->headers.len;
 	while (p < end) {
 		const char *eol = memchr(p, '\n', (size_t)(end - p));
 		const char *v, *ve;

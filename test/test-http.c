@@ -133,6 +133,15 @@ static void test_answer_status_body_and_headers(void)
 	http_response_done(&resp);
 }
 
+static void test_header_lookup_without_headers(void)
+{
+	struct http_response resp;
+	char v[8];
+
+	http_response_init(&resp); /* no header bytes at all: data is NULL */
+	CHECK_INT(http_response_header(&resp, "X-Amzn-ErrorType", v, sizeof(v)), -ENOENT);
+}
+
 static void test_body_over_cap(void)
 {
 	struct http_response resp;
@@ -239,7 +248,8 @@ int main(void)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	int r = TEST_MAIN(
-	    TEST_CASE(test_answer_status_body_and_headers), TEST_CASE(test_body_over_cap),
+	    TEST_CASE(test_answer_status_body_and_headers),
+	    TEST_CASE(test_header_lookup_without_headers), TEST_CASE(test_body_over_cap),
 	    TEST_CASE(test_body_over_cap_without_length), TEST_CASE(test_timeout),
 	    TEST_CASE(test_reset_and_truncation), TEST_CASE(test_refused),
 	    TEST_CASE(test_header_injection_refused), TEST_CASE(test_other_schemes_refused));
