@@ -66,10 +66,12 @@ static char *errors_text(const struct inventory *inv)
 	for (i = 0; i < inv->n_errors; i++) {
 		const struct inventory_error *e = &inv->errors[i];
 
-		if (buf_printf(&b, "%s%s%s%s: %s", i ? "; " : "",
+		/* "ns/svc: text", "ns: text", or the text alone when what
+		 * failed was the list of namespaces itself. */
+		if (buf_printf(&b, "%s%s%s%s%s%s", i ? "; " : "",
 			       e->namespace_name ? e->namespace_name : "",
 			       e->service_name ? "/" : "", e->service_name ? e->service_name : "",
-			       e->text) < 0) {
+			       e->namespace_name ? ": " : "", e->text) < 0) {
 			buf_puts(&b, " ...");
 			break;
 		}

@@ -38,6 +38,7 @@ SCRUBBED_PREFIXES = ('AWS_', 'CLOUDMAP_SD_', 'ECS_CONTAINER_METADATA_URI')
 
 _started = []  # every process a case started, killed when the case ends
 _daemons = []  # every daemon a case started: stopped and checked, its log shown
+_loads = []  # every TargetsLoad a case started, stopped when the case ends
 
 
 def binary():
@@ -108,8 +109,9 @@ def samples(text):
     return out
 
 
-def connections(pid, port):
-    """How many established TCP connections process pid has to 127.0.0.1:port.
+def connections(pid, port, local=False):
+    """How many established TCP connections process pid has to 127.0.0.1:port
+    (local: from its own port, i.e. accepted by a server listening there).
     The fake counts a call only once it is answered; this sees a call that
     hangs."""
     inodes = set()
@@ -126,7 +128,7 @@ def connections(pid, port):
             next(f)
             for line in f:
                 fields = line.split()
-                remote_port = int(fields[2].rsplit(':', 1)[1], 16)
+                remote_port = int(fields[1 if local else 2].rsplit(':', 1)[1], 16)
                 if fields[3] == '01' and remote_port == port and fields[9] in inodes:
                     count += 1
     return count
@@ -135,11 +137,18 @@ def connections(pid, port):
 class Fake:
     """The AWS fake as a child process, driven through its admin API."""
 
-    def __init__(self):
+    def __init__(self, tls_names=None):
+        """tls_names: serve the AWS port over HTTPS with a certificate for
+        these subject alternative names (e.g. 'IP:127.0.0.1,DNS:localhost'),
+        issued by a throwaway CA whose file is self.ca_bundle."""
         self.tmp = tempfile.mkdtemp(prefix='daemontest-fake-')
         ready = os.path.join(self.tmp, 'ready.json')
-        self.proc = subprocess.Popen([sys.executable, FAKE, 'serve', '--ready-file', ready],
-                                     stdin=subprocess.DEVNULL)
+        argv = [sys.executable, FAKE, 'serve', '--ready-file', ready]
+        self.ca_bundle = None
+        if tls_names:
+            cert, key, self.ca_bundle = make_tls(self.tmp, tls_names)
+            argv += ['--tls-cert', cert, '--tls-key', key]
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL)
         try:
             wait_for(lambda: self._ready(ready), FAKE_READY_SEC, 'the AWS fake is ready')
         except BaseException:
@@ -196,7 +205,8 @@ class Fake:
 
     def env(self, **extra):
         """An environment for cloudmap-sd pointing at the fake, with nothing
-        of the user's AWS setup or CLOUDMAP_SD_* settings."""
+        of the user's AWS setup or CLOUDMAP_SD_* settings. An extra variable
+        set to None is left out (e.g. the default credential)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(SCRUBBED_PREFIXES)}
         env.update({
             'AWS_ENDPOINT_URL': self.info['aws'], 'AWS_REGION': self.info['region'],
@@ -207,11 +217,108 @@ class Fake:
             'AWS_SHARED_CREDENTIALS_FILE': os.path.join(self.tmp, 'no-aws-credentials'),
         })
         env.update(extra)
-        return env
+        return {k: v for k, v in env.items() if v is not None}
 
     def stop(self):
         stop_process(self.proc)
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def make_tls(directory, names):
+    """A throwaway CA and a server certificate for names (subjectAltName
+    syntax), made with the openssl CLI in directory: (cert, key, CA file)."""
+    p = lambda name: os.path.join(directory, name)  # noqa: E731
+    ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes']
+    with open(p('server.ext'), 'w') as f:
+        f.write(f'subjectAltName={names}\nbasicConstraints=CA:FALSE\n'
+                'extendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature\n')
+    for args in (
+            ['req', '-x509', *ec, '-keyout', p('ca.key'), '-out', p('ca.pem'), '-days', '2',
+             '-subj', '/CN=cloudmap-sd test CA', '-addext', 'basicConstraints=critical,CA:TRUE',
+             '-addext', 'keyUsage=critical,keyCertSign,cRLSign'],
+            ['req', *ec, '-keyout', p('server.key'), '-out', p('server.csr'),
+             '-subj', '/CN=cloudmap-sd test server'],
+            ['x509', '-req', '-in', p('server.csr'), '-CA', p('ca.pem'), '-CAkey', p('ca.key'),
+             '-CAcreateserial', '-out', p('server.pem'), '-days', '2', '-extfile',
+             p('server.ext')]):
+        subprocess.run(['openssl', *args], check=True, capture_output=True, timeout=60)
+    return p('server.pem'), p('server.key'), p('ca.pem')
+
+
+def rss_kb(pid):
+    """Resident memory of process pid (VmRSS), in KiB."""
+    with open(f'/proc/{pid}/status') as f:
+        for line in f:
+            if line.startswith('VmRSS:'):
+                return int(line.split()[1])
+    raise AssertionError(f'no VmRSS for process {pid}')
+
+
+class TargetsLoad:
+    """Clients asking a daemon for a path (GET /targets) over keep-alive
+    connections, each in its own thread, at most rate answers a second
+    each, until stop(). Every answer is kept as (sent, received, status,
+    body), monotonic times; equal bodies share one bytes object. A request
+    that fails (error, or the connection closed under it) is kept in
+    errors with its time and what went wrong, and the client reconnects."""
+
+    def __init__(self, port, clients=1, rate=50, path='/targets', timeout=5):
+        self.port, self.path, self.timeout = port, path, timeout
+        self.pause_sec = 1.0 / rate
+        self.answers, self.errors = [], []
+        self.connects = 0
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.threads = [threading.Thread(target=self._run, daemon=True) for _ in range(clients)]
+        self.bodies = {}
+
+    def start(self):
+        _loads.append(self)  # stopped when the case ends
+        for t in self.threads:
+            t.start()
+        return self
+
+    def _run(self):
+        conn = None
+        while not self.stopping.is_set():
+            if conn is None:
+                conn = http.client.HTTPConnection('127.0.0.1', self.port, timeout=self.timeout)
+                with self.lock:
+                    self.connects += 1
+            sent = time.monotonic()
+            try:
+                conn.request('GET', self.path)
+                resp = conn.getresponse()
+                body = resp.read()
+            except (OSError, http.client.HTTPException) as e:
+                with self.lock:
+                    self.errors.append((sent, time.monotonic(), repr(e)))
+                conn.close()
+                conn = None
+                self.stopping.wait(self.pause_sec)
+                continue
+            received = time.monotonic()
+            with self.lock:
+                body = self.bodies.setdefault(body, body)
+                self.answers.append((sent, received, resp.status, body))
+            if resp.getheader('Connection', '').lower() == 'close':
+                conn.close()
+                conn = None
+            # Pacing the load, not synchronising.
+            self.stopping.wait(max(0.0, self.pause_sec - (received - sent)))
+        if conn is not None:
+            conn.close()
+
+    def count(self):
+        with self.lock:
+            return len(self.answers)
+
+    def stop(self):
+        """Stops the clients; returns the answers."""
+        self.stopping.set()
+        for t in self.threads:
+            t.join(self.timeout + 5)
+        return self.answers
 
 
 def stop_process(proc, sig=signal.SIGTERM, timeout=STOP_SEC):
@@ -233,19 +340,26 @@ def stop_process(proc, sig=signal.SIGTERM, timeout=STOP_SEC):
 class Daemon:
     """cloudmap-sd on a loopback port, its stderr collected."""
 
-    def __init__(self, fake, *flags, env=None, port=None):
+    def __init__(self, fake, *flags, env=None, port=None, wrapper=(), start_sec=START_SEC,
+                 headers=None):
         """Starts it with flags (and --log.level=debug) and waits until it
         answers /-/healthy. env: variables added to the fake's environment.
-        port: this one, else a free one (tried again when taken meanwhile)."""
+        port: this one, else a free one (tried again when taken meanwhile).
+        wrapper: a command that execs the daemon (valgrind, prlimit), so
+        that self.proc is still the daemon; start_sec: how long it may take
+        to answer. headers: sent by get() when not given its own (e.g. the
+        Authorization the daemon's auth flags ask for)."""
+        self.headers = headers or {}
         self.log = []
         self.lock = threading.Lock()
+        self.wrapper = list(wrapper)
         _daemons.append(self)
         env = fake.env(**(env or {}))
         for _ in range(3):
             self.port = port or free_port()
             self._spawn(flags, env)
             try:
-                self.wait_healthy()
+                self.wait_healthy(start_sec)
                 return
             except AssertionError:
                 # Another process may have taken the free port meanwhile.
@@ -256,8 +370,9 @@ class Daemon:
     def _spawn(self, flags, env):
         self.argv = [binary(), f'--web.listen-address=127.0.0.1:{self.port}',
                      '--log.level=debug', *flags]
-        self.proc = subprocess.Popen(self.argv, env=env, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.proc = subprocess.Popen(self.wrapper + self.argv, env=env,
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE)
         track(self.proc)
         for stream in (self.proc.stdout, self.proc.stderr):
             threading.Thread(target=self._read, args=(stream,), daemon=True).start()
@@ -272,7 +387,8 @@ class Daemon:
             return '\n'.join(self.log)
 
     def get(self, path, method='GET', timeout=5, headers=None):
-        return http_request(self.port, path, method, timeout, headers)
+        return http_request(self.port, path, method, timeout,
+                            self.headers if headers is None else headers)
 
     def wait_healthy(self, timeout=START_SEC):
         def healthy():
@@ -349,6 +465,8 @@ def _stop_daemons():
 
 
 def _cleanup():
+    while _loads:
+        _loads.pop().stop()
     while _started:
         stop_process(_started.pop(), signal.SIGKILL)
     _daemons.clear()
