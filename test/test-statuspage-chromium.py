@@ -350,8 +350,10 @@ def setup(ctx):
 
 def main():
     if not shutil.which('chromium'):
-        print('1..0 # SKIP Debian\'s chromium is not installed')
-        return 0
+        # Never skipped: scripts/setup.sh installs it, and a missing browser
+        # must fail the suite rather than pass it silently.
+        print('Bail out! Debian\'s chromium is not installed (scripts/setup.sh installs it)')
+        return 1
     if not os.environ.get('CLOUDMAP_SD_BINARY'):
         print('Bail out! CLOUDMAP_SD_BINARY is not set')
         return 1
