@@ -25,19 +25,14 @@ intervals and say so. Prints TAP.
 
 import json
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
-import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'daemon'))
 
-from harness import (Daemon, Fake, free_port, http_request, run_cases,  # noqa: E402
-                     stop_process, track, wait_for)
+import harness  # noqa: E402
+from harness import Daemon, Fake, free_port, run_cases, wait_for  # noqa: E402
 
-PROMETHEUS = os.environ.get('PROMETHEUS_BINARY', '/usr/bin/prometheus')
 JOB = 'cloudmap'
 SD_INTERVAL_SEC = 1.1  # cloudmap-sd's --refresh.interval=1s, +-10% jitter
 HTTP_SD_SEC = 1.0  # http_sd_configs' refresh_interval
@@ -143,54 +138,16 @@ def expected(sd_port):
     return out
 
 
-class Prometheus:
-    """The real Prometheus on a free loopback port, its files in a temp dir."""
+class Prometheus(harness.Prometheus):
+    """Prometheus with http_sd on cloudmap-sd at sd_port."""
 
     def __init__(self, sd_port):
-        assert os.access(PROMETHEUS, os.X_OK), f'{PROMETHEUS} not found (Debian prometheus)'
-        self.tmp = tempfile.mkdtemp(prefix='daemontest-prometheus-')
-        config = os.path.join(self.tmp, 'prometheus.yml')
-        with open(config, 'w') as f:
-            f.write(CONFIG.format(job=JOB, sd_port=sd_port))
-        self.port = free_port()
-        self.log_path = os.path.join(self.tmp, 'prometheus.log')
-        with open(self.log_path, 'w') as log:
-            self.proc = track(subprocess.Popen(
-                [PROMETHEUS, f'--config.file={config}',
-                 f'--storage.tsdb.path={os.path.join(self.tmp, "data")}',
-                 f'--web.listen-address=127.0.0.1:{self.port}', '--log.level=warn'],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=log))
-        try:
-            wait_for(self._ready, 30, 'Prometheus is ready')
-        except BaseException:
-            self.stop()
-            raise
-
-    def _ready(self):
-        if self.proc.poll() is not None:
-            raise AssertionError(f'prometheus exited ({self.proc.returncode}): {self.log()}')
-        return http_request(self.port, '/-/ready', timeout=1)[0] == 200
-
-    def log(self):
-        with open(self.log_path) as f:
-            return f.read()[-3000:]
-
-    def api(self, path, **query):
-        url = f'/api/v1/{path}' + ('?' + urllib.parse.urlencode(query) if query else '')
-        status, _, body = http_request(self.port, url)
-        assert status == 200, f'GET {url}: {status} {body[:200]!r}'
-        answer = json.loads(body)
-        assert answer['status'] == 'success', answer
-        return answer['data']
+        super().__init__(CONFIG.format(job=JOB, sd_port=sd_port), 'daemontest-prometheus-')
 
     def active(self):
         """address -> active target of our job."""
         targets = self.api('targets', state='active')['activeTargets']
         return {t['labels']['instance']: t for t in targets if t['scrapePool'] == JOB}
-
-    def stop(self):
-        stop_process(self.proc)
-        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 class Stage:

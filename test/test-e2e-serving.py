@@ -38,16 +38,15 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'daemon'))
 
-from harness import (Daemon, Fake, free_port, http_request, run_cases,  # noqa: E402
-                     samples, stop_process, track, wait_for)
+import harness  # noqa: E402
+from harness import (Daemon, Fake, http_request, run_cases, samples,  # noqa: E402
+                     wait_for)
 
-PROMETHEUS = os.environ.get('PROMETHEUS_BINARY', '/usr/bin/prometheus')
 SHARDS = 3
 SYNC_SEC = 1 + 10 + 5  # http_sd refresh + Prometheus's batching and sync, + slack
 # The crypt_blowfish test vector: password "U*U".
@@ -125,37 +124,9 @@ def hashmod(address, modulus):
 
 # ---- Prometheus ----
 
-class Prometheus:
-    """The real Prometheus on a free loopback port, its files in a temp dir."""
-
+class Prometheus(harness.Prometheus):
     def __init__(self, config):
-        assert os.access(PROMETHEUS, os.X_OK), f'{PROMETHEUS} not found (Debian prometheus)'
-        self.tmp = tempfile.mkdtemp(prefix='e2e-serving-prometheus-')
-        path = os.path.join(self.tmp, 'prometheus.yml')
-        with open(path, 'w') as f:
-            f.write(config)
-        self.port = free_port()
-        self.log_path = os.path.join(self.tmp, 'prometheus.log')
-        with open(self.log_path, 'w') as log:
-            self.proc = track(subprocess.Popen(
-                [PROMETHEUS, f'--config.file={path}',
-                 f'--storage.tsdb.path={os.path.join(self.tmp, "data")}',
-                 f'--web.listen-address=127.0.0.1:{self.port}', '--log.level=warn'],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=log))
-        try:
-            wait_for(self._ready, 30, 'Prometheus is ready')
-        except BaseException:
-            self.stop()
-            raise
-
-    def _ready(self):
-        if self.proc.poll() is not None:
-            raise AssertionError(f'prometheus exited ({self.proc.returncode}): {self.log()}')
-        return http_request(self.port, '/-/ready', timeout=1)[0] == 200
-
-    def log(self):
-        with open(self.log_path) as f:
-            return f.read()[-3000:]
+        super().__init__(config, 'e2e-serving-prometheus-')
 
     def active(self):
         """job -> set of the addresses of its active targets."""
@@ -171,10 +142,6 @@ class Prometheus:
         assert status == 200
         return sum(v for k, v in samples(body.decode()).items()
                    if k == name or k.startswith(name + '{'))
-
-    def stop(self):
-        stop_process(self.proc)
-        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def with_prometheus(config, body):

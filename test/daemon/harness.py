@@ -23,6 +23,7 @@ import tempfile
 import threading
 import time
 import traceback
+import urllib.parse
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -475,6 +476,57 @@ def _cleanup():
 def _diagnose(text):
     for line in text.rstrip('\n').splitlines():
         print(f'# {line}')
+
+
+
+PROMETHEUS = os.environ.get('PROMETHEUS_BINARY', '/usr/bin/prometheus')
+
+
+class Prometheus:
+    """The real Prometheus (Debian's) on a free loopback port with the
+    configuration text given, its data and log in a temp dir; ready when its
+    /-/ready answers. Stop it with stop()."""
+
+    def __init__(self, config, prefix='prometheus-'):
+        assert os.access(PROMETHEUS, os.X_OK), f'{PROMETHEUS} not found (Debian prometheus)'
+        self.tmp = tempfile.mkdtemp(prefix=prefix)
+        path = os.path.join(self.tmp, 'prometheus.yml')
+        with open(path, 'w') as f:
+            f.write(config)
+        self.port = free_port()
+        self.log_path = os.path.join(self.tmp, 'prometheus.log')
+        with open(self.log_path, 'w') as log:
+            self.proc = track(subprocess.Popen(
+                [PROMETHEUS, f'--config.file={path}',
+                 f'--storage.tsdb.path={os.path.join(self.tmp, "data")}',
+                 f'--web.listen-address=127.0.0.1:{self.port}', '--log.level=warn'],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log))
+        try:
+            wait_for(self._ready, 30, 'Prometheus is ready')
+        except BaseException:
+            self.stop()
+            raise
+
+    def _ready(self):
+        if self.proc.poll() is not None:
+            raise AssertionError(f'prometheus exited ({self.proc.returncode}): {self.log()}')
+        return http_request(self.port, '/-/ready', timeout=1)[0] == 200
+
+    def log(self):
+        with open(self.log_path) as f:
+            return f.read()[-3000:]
+
+    def api(self, path, **query):
+        url = f'/api/v1/{path}' + ('?' + urllib.parse.urlencode(query) if query else '')
+        status, _, body = http_request(self.port, url)
+        assert status == 200, f'GET {url}: {status} {body[:200]!r}'
+        answer = json.loads(body)
+        assert answer['status'] == 'success', answer
+        return answer['data']
+
+    def stop(self):
+        stop_process(self.proc)
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def run_cases(cases, fake=None, after_case=None):
