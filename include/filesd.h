@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 struct snapshot;
+struct snapshot_piece;
 
 /* Cap on a warm-start file. */
 #define FILESD_MAX_BYTES (256u << 20)
@@ -46,6 +47,9 @@ struct filesd_error {
  * -ENOSPC, ...); on failure the temporary file is gone and path is as it
  * was. */
 int filesd_write_atomic(const char *path, const void *data, size_t len);
+
+/* The same with the bytes of n pieces, in order. */
+int filesd_write_atomic_pieces(const char *path, const struct snapshot_piece *pieces, size_t n);
 
 /* A file rewritten when, and only when, its bytes change. */
 struct filesd_writer {
@@ -70,6 +74,11 @@ void filesd_writer_seed(struct filesd_writer *w, const void *data, size_t len);
  * of filesd_write_atomic() (then w->failures counts the run of failures and
  * the next call tries again; a success resets it). */
 int filesd_writer_update(struct filesd_writer *w, const void *data, size_t len);
+
+/* The same with the bytes of n pieces, in order (a snapshot's json_pieces:
+ * written without assembling a copy). */
+int filesd_writer_update_pieces(struct filesd_writer *w, const struct snapshot_piece *pieces,
+				size_t n);
 
 /* Reads a whole regular file of at most max_bytes. Returns 0, *ret_data (a
  * new NUL-terminated copy the caller frees), *ret_len and its modification

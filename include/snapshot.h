@@ -10,11 +10,21 @@
  * its reference when libmicrohttpd has sent them; the last reference frees
  * the snapshot, never under the lock.
  *
- * The rendered JSON is the http_sd answer: "[" group ("," group)* "]". Each
- * group's byte range is kept, with its namespace, service and the hash that
- * Prometheus's hashmod relabeling uses on its address, so that filtered and
- * sharded answers are assembled from ranges without rendering again. Names
- * are interned: one copy per namespace and service, not per target.
+ * A snapshot is made of parts, one per service: a part holds the service's
+ * groups rendered as JSON, the same bytes as one raw deflate segment, and
+ * the service's skipped instances and counts. Parts are immutable and
+ * reference-counted on their own, so consecutive snapshots share the parts
+ * of the services that did not change: a refresh renders and compresses
+ * only what moved, and a snapshot kept alive by a slow answer keeps only
+ * its own changed parts, not a second copy of everything.
+ *
+ * The http_sd answer is "[" part ("," part)* "]" over the parts that hold
+ * groups; json_pieces lists exactly those bytes, to be sent as they are
+ * (an I/O vector), and gzip_pieces the same answer as one gzip member made
+ * of the parts' segments. Each group's byte range is indexed, with its
+ * namespace, service and the hash that Prometheus's hashmod relabeling uses
+ * on its address, so that filtered and sharded answers are assembled from
+ * ranges without rendering again (answer.h).
  */
 #ifndef CLOUDMAP_SNAPSHOT_H
 #define CLOUDMAP_SNAPSHOT_H
@@ -27,21 +37,88 @@
 
 #include "targets.h"
 
-struct snapshot_gzip;
-
-/* Cap on the rendered JSON. */
+/* Cap on the rendered JSON of one snapshot. */
 #define SNAPSHOT_MAX_JSON_BYTES (1024u << 20)
 
+/* Bytes lent by a snapshot (or static ones). */
+struct snapshot_piece {
+	const void *p;
+	size_t len;
+};
+
+/* ---- parts ---- */
+
+struct snapshot_part_group {
+	size_t offset;	       /* of the group's '{' in the part's json */
+	size_t len;	       /* up to and including its '}' */
+	uint64_t address_hash; /* md5(__address__), last 8 bytes big-endian */
+};
+
+struct snapshot_part_skip {
+	char *instance_id; /* always set */
+	enum target_skip_reason reason;
+	char *detail; /* or NULL */
+};
+
+struct snapshot_part {
+	atomic_uint refcount;
+	char *namespace_name;
+	char *service_name;
+	char *json; /* the groups separated by ',', no brackets; NULL when none */
+	size_t json_len;
+	struct snapshot_part_group *groups;
+	size_t n_groups;
+	/* json as raw deflate, closed by a full flush (byte-aligned, no
+	 * reference outside itself); NULL when json is, or when a part is
+	 * made uncompressed (SNAPSHOT_PART_PLAIN). */
+	unsigned char *deflate;
+	size_t deflate_len;
+	uint32_t crc; /* CRC-32 of json */
+	struct snapshot_part_skip *skips;
+	size_t n_skips;
+	unsigned skipped[TARGET_SKIP_COUNT];
+	unsigned invalid_knobs, label_collisions, invalid_utf8; /* as in target_set */
+	char *notes; /* the target notes as "ns/svc: text; ...", or NULL */
+	size_t n_notes;
+};
+
+/* Makes a part of service i of ts (its targets, skips, notes and counts,
+ * found by their svc pointer), one reference owned by the caller; ts is
+ * only read. With SNAPSHOT_PART_PLAIN the part is not compressed. Returns
+ * 0 and *ret, -EINVAL when i is out of range, -EMSGSIZE past the JSON cap,
+ * or -ENOMEM. Refresher thread (any thread: it touches nothing shared). */
+#define SNAPSHOT_PART_PLAIN 1u
+int snapshot_part_new(const struct target_set *ts, size_t i, unsigned flags,
+		      struct snapshot_part **ret);
+
+/* Makes a part of groups already rendered: takes json (malloc'ed, len
+ * bytes, groups separated by ',', may be NULL when n_groups is 0) and
+ * groups (malloc'ed, may be NULL), copies the names, compresses unless
+ * SNAPSHOT_PART_PLAIN. On failure json and groups are freed too. */
+int snapshot_part_adopt(const char *namespace_name, const char *service_name, char *json,
+			size_t len, struct snapshot_part_group *groups, size_t n_groups,
+			unsigned flags, struct snapshot_part **ret);
+
+/* Takes a reference; accepts NULL. Thread-safe. */
+struct snapshot_part *snapshot_part_ref(struct snapshot_part *p);
+
+/* Drops a reference, freeing the part with the last; accepts NULL; returns
+ * NULL. Thread-safe. */
+struct snapshot_part *snapshot_part_unref(struct snapshot_part *p);
+
+/* ---- snapshots ---- */
+
 struct snapshot_group {
-	size_t offset;		/* of the group's '{' in json */
-	size_t len;		/* up to and including its '}' */
+	uint32_t part;		/* into parts */
 	uint32_t namespace_idx; /* into names */
 	uint32_t service_idx;	/* into names */
-	uint64_t address_hash;	/* md5(__address__), last 8 bytes big-endian */
+	size_t offset;		/* in the part's json */
+	size_t len;
+	uint64_t address_hash;
 };
 
 /* Targets and skipped instances per service, for /metrics and the status
- * page: every service of the inventory, in its order. */
+ * page: every service, in order (part i is service i). */
 struct snapshot_service {
 	uint32_t namespace_idx;
 	uint32_t service_idx;
@@ -49,49 +126,71 @@ struct snapshot_service {
 	unsigned skipped;
 };
 
+/* Strings borrowed from the parts. */
 struct snapshot_skip {
 	uint32_t namespace_idx;
 	uint32_t service_idx;
-	char *instance_id; /* always set */
+	const char *instance_id; /* always set */
 	enum target_skip_reason reason;
-	char *detail; /* or NULL */
+	const char *detail; /* or NULL */
 };
 
 struct snapshot {
 	atomic_uint refcount;
-	char *json; /* NUL-terminated */
-	size_t json_len;
+	struct snapshot_part **parts; /* one reference each */
+	size_t n_parts;
+	size_t json_len; /* of the whole answer */
 	struct snapshot_group *groups;
 	size_t n_groups;
-	char **names; /* interned namespace and service names */
+	const char **names; /* namespace and service names, borrowed from the parts */
 	size_t n_names;
-	struct snapshot_service *services;
+	struct snapshot_service *services; /* parallel to parts */
 	size_t n_services;
 	struct snapshot_skip *skips;
 	size_t n_skips;
 	unsigned skipped[TARGET_SKIP_COUNT];
-	unsigned invalid_knobs;	   /* copied from the target set */
-	unsigned label_collisions; /* copied from the target set */
-	unsigned invalid_utf8;	   /* copied from the target set */
+	unsigned invalid_knobs;	   /* summed over the parts */
+	unsigned label_collisions; /* summed over the parts */
+	unsigned invalid_utf8;	   /* summed over the parts */
+	/* The whole answer: JSON, and (when every part is compressed) one gzip
+	 * member; gzip_pieces is NULL otherwise. */
+	struct snapshot_piece *json_pieces;
+	size_t n_json_pieces;
+	struct snapshot_piece *gzip_pieces;
+	size_t n_gzip_pieces;
+	size_t gzip_len;
+	unsigned char gzip_trailer[8]; /* CRC-32 and length, little-endian */
 	/* When AWS last confirmed the data it holds. The one field that moves
 	 * after publication: a refresh that finds nothing changed confirms the
 	 * snapshot in service instead of rendering an identical one. Atomic:
 	 * every access is an atomic load or store. */
 	_Atomic int64_t refreshed_at_unix;
 	bool warm_start; /* loaded from a file, not yet confirmed by AWS */
-	/* The answer compressed (snapshot_gzip.h), or NULL: then every answer
-	 * is sent uncompressed. */
-	struct snapshot_gzip *gzip;
 };
 
-/* Renders ts into a new snapshot (one reference, owned by the caller), with
- * its gzip forms; ts is only read and may be freed afterwards: the snapshot
- * keeps copies.
- * ts->services must list the service of every target and skip, as
- * targets_build() makes it. Returns 0 and *ret, -EINVAL when a service is
- * missing, -EMSGSIZE when the JSON would pass SNAPSHOT_MAX_JSON_BYTES, or
- * -ENOMEM. Refresher thread. */
+/* A new snapshot (one reference, owned by the caller) of parts, in order;
+ * it takes a reference to each. Returns 0 and *ret, -EMSGSIZE when the
+ * answer would pass SNAPSHOT_MAX_JSON_BYTES, or -ENOMEM. */
+int snapshot_assemble(struct snapshot_part *const *parts, size_t n_parts, int64_t refreshed_at_unix,
+		      struct snapshot **ret);
+
+/* Renders every service of ts into a part and assembles them: the whole
+ * target set at once, for callers that keep no parts. ts->services must
+ * list the service of every target and skip, as targets_build() makes it.
+ * Returns what snapshot_part_new() and snapshot_assemble() return. */
 int snapshot_new(const struct target_set *ts, int64_t refreshed_at_unix, struct snapshot **ret);
+
+/* The bytes of group g of s. */
+static inline const char *snapshot_group_json(const struct snapshot *s,
+					      const struct snapshot_group *g)
+{
+	return s->parts[g->part]->json + g->offset;
+}
+
+/* The whole JSON answer in one new NUL-terminated buffer (for tests and
+ * tools; serving sends json_pieces without copying). Returns 0, or
+ * -ENOMEM. */
+int snapshot_json_copy(const struct snapshot *s, char **ret, size_t *ret_len);
 
 /* Takes a reference; accepts NULL. Thread-safe. */
 struct snapshot *snapshot_ref(struct snapshot *s);

@@ -1,26 +1,21 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * snapshot_gzip: a snapshot's answer compressed once, when the snapshot is
- * made, so that no request ever compresses.
+ * snapshot_gzip: the deflate pieces that gzip answers are assembled from,
+ * so that no request ever compresses.
  *
- * Two forms:
- *  - whole: the full answer as one gzip member (level SNAPSHOT_GZIP_LEVEL),
- *    for the unfiltered /targets;
- *  - segments: the answer in canonical form, "[" g0 "," g1 ... "]", as raw
- *    deflate, one segment per piece, each ended by a full flush
- *    (Z_FULL_FLUSH: byte-aligned, no reference to earlier data). Any of
- *    these segments in order, closed by an empty final block, is a valid
- *    deflate stream, so a filtered answer is a gzip header, the chosen
- *    segments and a trailer whose CRC-32 comes from the pieces' CRCs
- *    (crc32_combine): see answer.h.
+ * Each snapshot part's JSON is compressed once, when the part is made, into
+ * a raw deflate segment closed by a full flush (Z_FULL_FLUSH: byte-aligned,
+ * no reference to earlier data). Such segments in any order, with the
+ * answer's "[", "," and "]" between them as tiny stored blocks, closed by
+ * an empty final block, are one valid deflate stream: a gzip answer is a
+ * gzip header, those pieces and a trailer whose CRC-32 comes from the
+ * parts' CRCs (crc32_combine), without a pass over the bytes.
  *
- * Compressing each group alone costs ratio: on 10k typical targets
- * (test-snapshot's test_gzip_10k_targets: 6.9 MB of JSON) the whole form
- * is about 23 times smaller than the JSON, the segments about 2.1 times,
- * and making both takes about 165 ms of CPU. Both are kept: the common
- * unfiltered answer gets the small one.
+ * A part is one service, so the dictionary is shared within a service: on
+ * 10k typical targets in 20 services the segments are about as small as
+ * one stream of the whole answer (test-snapshot measures the ratio).
  *
- * Immutable once made; owned by its snapshot (snapshot.gzip), freed with it.
+ * Pure functions; zlib streams are local to each call.
  */
 #ifndef CLOUDMAP_SNAPSHOT_GZIP_H
 #define CLOUDMAP_SNAPSHOT_GZIP_H
@@ -28,7 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct snapshot;
+#include "snapshot.h"
 
 #define SNAPSHOT_GZIP_LEVEL 6
 
@@ -39,32 +34,34 @@ struct snapshot;
 #define SNAPSHOT_DEFLATE_END	 "\x03\x00"
 #define SNAPSHOT_DEFLATE_END_LEN 2
 
-struct snapshot_gzip_group {
-	size_t offset;	 /* of the group's segment in segments */
-	size_t len;	 /* of the group's segment; the "," segment follows it
-			    up to the next group's offset (but after the last) */
-	uint32_t crc;	 /* CRC-32 of the group's JSON bytes */
-	uint32_t crc_op; /* crc32_combine_gen() of their length */
+/* CRC-32 (gzip's) of len bytes; 0 for none. */
+uint32_t snapshot_gzip_crc32(const void *data, size_t len);
+
+/* Compresses len (> 0) bytes into a new raw deflate segment closed by a
+ * full flush. Returns 0, *ret and *ret_len; -EMSGSIZE past the JSON cap;
+ * or -ENOMEM. */
+int snapshot_gzip_segment(const void *data, size_t len, unsigned char **ret, size_t *ret_len);
+
+/* Assembles "[" seg ("," seg)* "]" as a gzip member into pieces, which must
+ * have room for 2 x (segments) + 6. The pieces borrow the segments, static
+ * bytes and the trailer given to _end(). */
+struct snapshot_gzip_member {
+	struct snapshot_piece *pieces;
+	size_t n_pieces;
+	size_t len;	   /* of the pieces so far */
+	size_t n_segments; /* added so far */
+	uint64_t crc;	   /* of the JSON so far */
+	uint64_t json_len; /* of the JSON so far */
 };
 
-struct snapshot_gzip {
-	unsigned char *whole; /* the full answer: a gzip member */
-	size_t whole_len;
-	unsigned char *segments; /* raw deflate, no final block */
-	size_t segments_len;
-	size_t open_len;		    /* the "[" segment, at offset 0 */
-	size_t close_offset;		    /* the "]" segment, up to segments_len */
-	struct snapshot_gzip_group *groups; /* parallel to snapshot.groups */
-};
+void snapshot_gzip_member_begin(struct snapshot_gzip_member *m, struct snapshot_piece *pieces);
 
-/* Compresses s's answer: s->json and s->groups (their byte ranges must be
- * right) are read; s is not changed. Returns 0 and a new snapshot_gzip in
- * *ret (attach it as s->gzip, which snapshot_unref() frees), -EMSGSIZE past
- * the JSON cap, or -ENOMEM. Whoever builds the snapshot, before publishing
- * it: snapshot_new() does; a snapshot built another way may. */
-int snapshot_gzip_new(const struct snapshot *s, struct snapshot_gzip **ret);
+/* Adds a segment of json_len bytes of JSON whose CRC-32 is crc. */
+void snapshot_gzip_member_add(struct snapshot_gzip_member *m, const void *segment, size_t len,
+			      uint32_t crc, size_t json_len);
 
-/* Frees g; accepts NULL; returns NULL. */
-struct snapshot_gzip *snapshot_gzip_free(struct snapshot_gzip *g);
+/* Closes the member; trailer (8 bytes: CRC-32 and length) must live as
+ * long as the pieces. */
+void snapshot_gzip_member_end(struct snapshot_gzip_member *m, unsigned char *trailer);
 
 #endif

@@ -98,6 +98,9 @@ struct target_service {
 	const struct cm_service *svc;  /* borrowed */
 	unsigned targets;	       /* targets (endpoints) built */
 	unsigned skipped;	       /* instances skipped */
+	unsigned invalid_knobs;	       /* the service's share of the set's counts */
+	unsigned label_collisions;
+	unsigned invalid_utf8;
 };
 
 struct target_arena;
@@ -127,6 +130,12 @@ struct target_set {
  * or -ENOMEM. */
 int targets_build(const struct inventory *inv, const struct target_options *opts,
 		  struct target_set **ret);
+
+/* The same for one service of a namespace: a set with one service. The
+ * rules depend only on the namespace, the service and opts, so a service
+ * that did not change builds the same targets again. */
+int targets_build_service(const struct cm_namespace *ns, const struct cm_service *svc,
+			  const struct target_options *opts, struct target_set **ret);
 
 /* Frees a set; accepts NULL; returns NULL. */
 struct target_set *target_set_free(struct target_set *ts);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * answer: assembles filtered answers from a snapshot's byte ranges and
- * deflate segments. See include/answer.h.
+ * its parts' deflate segments. See include/answer.h.
  *
  * Called by the HTTP threads; reads the snapshot (immutable) and writes
  * only the answer it makes.
@@ -11,13 +11,12 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include <zlib.h>
-
 #include "answer.h"
 #include "snapshot.h"
 #include "snapshot_gzip.h"
 
-#define ANSWER_NONE SIZE_MAX /* no group kept yet */
+/* What keep() said of each part's groups. */
+enum answer_part_kept { ANSWER_PART_NONE, ANSWER_PART_ALL, ANSWER_PART_SOME };
 
 static const char answer_open[] = "[";
 static const char answer_comma[] = ",";
@@ -26,125 +25,126 @@ static const char answer_close[] = "]";
 /* Appends a piece, or grows the last one when p continues it. */
 static void answer_put(struct answer *a, const void *p, size_t len)
 {
-	struct answer_piece *last = a->n_pieces ? &a->pieces[a->n_pieces - 1] : NULL;
+	struct snapshot_piece *last = a->n_pieces ? &a->pieces[a->n_pieces - 1] : NULL;
 
 	if (len == 0)
 		return;
 	if (last && (const char *)last->p + last->len == (const char *)p)
 		last->len += len;
 	else
-		a->pieces[a->n_pieces++] = (struct answer_piece){ p, len };
+		a->pieces[a->n_pieces++] = (struct snapshot_piece){ p, len };
 	a->len += len;
 }
 
-static void answer_json(struct answer *a, const struct snapshot *s, answer_keep_fn keep,
-			void *userdata)
+/* Group g after group prev (NULL: the first kept): within a part the
+ * separator is the part's own comma, which joins the pieces. */
+static void answer_json_group(struct answer *a, const struct snapshot *s,
+			      const struct snapshot_group *prev, const struct snapshot_group *g)
 {
-	const struct snapshot_group *g, *prev;
-	size_t i, last = ANSWER_NONE;
+	const char *json = snapshot_group_json(s, g);
+
+	if (prev && prev->part == g->part && prev->offset + prev->len + 1 == g->offset)
+		answer_put(a, json - 1, 1);
+	else if (prev)
+		answer_put(a, answer_comma, 1);
+	answer_put(a, json, g->len);
+}
+
+/* Marks kept[i] for each group i that keep() accepts; fills part_kept. */
+static void answer_select(const struct snapshot *s, answer_keep_fn keep, void *userdata, bool *kept,
+			  enum answer_part_kept *part_kept)
+{
+	const struct snapshot_group *g;
+	size_t i, run = 0;
+
+	for (i = 0; i < s->n_groups; i++) {
+		g = &s->groups[i];
+		kept[i] = keep(s, g, userdata);
+		run = i > 0 && g->part == s->groups[i - 1].part ? run + 1 : 0;
+		if (run == 0)
+			part_kept[g->part] = kept[i] ? ANSWER_PART_ALL : ANSWER_PART_NONE;
+		else if (part_kept[g->part] != (kept[i] ? ANSWER_PART_ALL : ANSWER_PART_NONE))
+			part_kept[g->part] = ANSWER_PART_SOME;
+	}
+}
+
+static void answer_json(struct answer *a, const struct snapshot *s, const bool *kept)
+{
+	const struct snapshot_group *prev = NULL;
+	size_t i;
 
 	answer_put(a, answer_open, 1);
 	for (i = 0; i < s->n_groups; i++) {
-		g = &s->groups[i];
-		if (!keep(s, g, userdata))
+		if (!kept[i])
 			continue;
-		prev = last == ANSWER_NONE ? NULL : &s->groups[last];
-		if (prev && last + 1 == i) /* the snapshot's own separator */
-			answer_put(a, s->json + prev->offset + prev->len,
-				   g->offset - (prev->offset + prev->len));
-		else if (prev)
-			answer_put(a, answer_comma, 1);
-		answer_put(a, s->json + g->offset, g->len);
-		last = i;
+		answer_json_group(a, s, prev, &s->groups[i]);
+		prev = &s->groups[i];
 		a->n_groups++;
 	}
 	answer_put(a, answer_close, 1);
 }
 
-static void answer_put_le32(unsigned char *p, uint32_t v)
+/* Whether every part with groups is compressed and kept whole or not at
+ * all. */
+static bool answer_gzip_possible(const struct snapshot *s, const enum answer_part_kept *part_kept)
 {
-	p[0] = (unsigned char)v;
-	p[1] = (unsigned char)(v >> 8);
-	p[2] = (unsigned char)(v >> 16);
-	p[3] = (unsigned char)(v >> 24);
+	size_t i;
+
+	for (i = 0; i < s->n_parts; i++)
+		if (s->parts[i]->json &&
+		    (!s->parts[i]->deflate || part_kept[i] == ANSWER_PART_SOME))
+			return false;
+	return true;
 }
 
-/* The CRC-32 of the uncompressed answer, as it is assembled. */
-struct answer_crc {
-	uLong crc;
-	uLong one_op; /* crc32_combine_gen(1) */
-	size_t len;
-};
-
-static void answer_crc_byte(struct answer_crc *c, const char *byte)
+static void answer_gzip(struct answer *a, const struct snapshot *s,
+			const enum answer_part_kept *part_kept)
 {
-	c->crc = crc32_combine_op(c->crc, crc32(0, (const Bytef *)byte, 1), c->one_op);
-	c->len++;
-}
+	struct snapshot_gzip_member m;
+	const struct snapshot_part *p;
+	size_t i;
 
-/* Group i's segment, after the "," segment that follows group last. */
-static void answer_gzip_group(struct answer *a, const struct snapshot *s, size_t last, size_t i,
-			      struct answer_crc *c)
-{
-	const struct snapshot_gzip *z = s->gzip;
-	const struct snapshot_gzip_group *g = &z->groups[i], *prev;
-
-	if (last != ANSWER_NONE) {
-		prev = &z->groups[last];
-		answer_put(a, z->segments + prev->offset + prev->len,
-			   z->groups[last + 1].offset - (prev->offset + prev->len));
-		answer_crc_byte(c, answer_comma);
-	}
-	answer_put(a, z->segments + g->offset, g->len);
-	c->crc = crc32_combine_op(c->crc, g->crc, g->crc_op);
-	c->len += s->groups[i].len;
-}
-
-static void answer_gzip(struct answer *a, const struct snapshot *s, answer_keep_fn keep,
-			void *userdata)
-{
-	const struct snapshot_gzip *z = s->gzip;
-	struct answer_crc c = { crc32(0, (const Bytef *)answer_open, 1), crc32_combine_gen(1), 1 };
-	size_t i, last = ANSWER_NONE;
-
-	answer_put(a, SNAPSHOT_GZIP_HEADER, SNAPSHOT_GZIP_HEADER_LEN);
-	answer_put(a, z->segments, z->open_len);
-	for (i = 0; i < s->n_groups; i++) {
-		if (!keep(s, &s->groups[i], userdata))
+	snapshot_gzip_member_begin(&m, a->pieces);
+	for (i = 0; i < s->n_parts; i++) {
+		p = s->parts[i];
+		if (!p->json || part_kept[i] != ANSWER_PART_ALL)
 			continue;
-		answer_gzip_group(a, s, last, i, &c);
-		last = i;
-		a->n_groups++;
+		snapshot_gzip_member_add(&m, p->deflate, p->deflate_len, p->crc, p->json_len);
+		a->n_groups += p->n_groups;
 	}
-	answer_put(a, z->segments + z->close_offset, z->segments_len - z->close_offset);
-	answer_crc_byte(&c, answer_close);
-	answer_put(a, SNAPSHOT_DEFLATE_END, SNAPSHOT_DEFLATE_END_LEN);
-	answer_put_le32(a->trailer, (uint32_t)c.crc);
-	answer_put_le32(a->trailer + 4, (uint32_t)c.len);
-	answer_put(a, a->trailer, sizeof(a->trailer));
+	snapshot_gzip_member_end(&m, a->trailer);
+	a->n_pieces = m.n_pieces;
+	a->len = m.len;
 }
 
 int answer_new(const struct snapshot *s, answer_keep_fn keep, void *userdata, bool gzip,
 	       struct answer **ret)
 {
-	struct answer *a;
+	enum answer_part_kept *part_kept = calloc(s->n_parts + 1, sizeof(*part_kept));
+	bool *kept = calloc(s->n_groups + 1, sizeof(*kept));
+	struct answer *a = calloc(1, sizeof(*a));
+	int r = -ENOMEM;
 
-	a = calloc(1, sizeof(*a));
-	if (!a)
-		return -ENOMEM;
-	/* At most a separator and a group per group, and six more. */
-	a->pieces = calloc(2 * s->n_groups + 6, sizeof(*a->pieces));
-	if (!a->pieces) {
-		free(a);
-		return -ENOMEM;
-	}
-	a->gzip = gzip && s->gzip;
+	/* JSON: at most a separator and a group per group, and two more;
+	 * gzip: two per part, and six more. */
+	if (a)
+		a->pieces = calloc(2 * (s->n_groups + s->n_parts) + 6, sizeof(*a->pieces));
+	if (!part_kept || !kept || !a || !a->pieces)
+		goto out;
+	answer_select(s, keep, userdata, kept, part_kept);
+	a->gzip = gzip && answer_gzip_possible(s, part_kept);
 	if (a->gzip)
-		answer_gzip(a, s, keep, userdata);
+		answer_gzip(a, s, part_kept);
 	else
-		answer_json(a, s, keep, userdata);
+		answer_json(a, s, kept);
 	*ret = a;
-	return 0;
+	a = NULL;
+	r = 0;
+out:
+	answer_free(a);
+	free(kept);
+	free(part_kept);
+	return r;
 }
 
 struct answer *answer_free(struct answer *a)

@@ -78,13 +78,14 @@ static int filesd_sync_dir(const char *path)
 }
 
 /* Fills the open temporary file and closes it. */
-static int filesd_fill(int fd, const void *data, size_t len)
+static int filesd_fill(int fd, const struct snapshot_piece *pieces, size_t n)
 {
+	size_t i;
 	int r;
 
 	r = fchmod(fd, 0644) < 0 ? -errno : 0;
-	if (r == 0)
-		r = filesd_write_all(fd, data, len);
+	for (i = 0; r == 0 && i < n; i++)
+		r = filesd_write_all(fd, pieces[i].p, pieces[i].len);
 	if (r == 0 && fsync(fd) < 0)
 		r = -errno;
 	if (close(fd) < 0 && r == 0)
@@ -92,7 +93,7 @@ static int filesd_fill(int fd, const void *data, size_t len)
 	return r;
 }
 
-int filesd_write_atomic(const char *path, const void *data, size_t len)
+int filesd_write_atomic_pieces(const char *path, const struct snapshot_piece *pieces, size_t n)
 {
 	char *tmp = filesd_temp_template(path);
 	int fd, r;
@@ -104,7 +105,7 @@ int filesd_write_atomic(const char *path, const void *data, size_t len)
 		r = -errno;
 		goto out_free;
 	}
-	r = filesd_fill(fd, data, len);
+	r = filesd_fill(fd, pieces, n);
 	if (r == 0 && rename(tmp, path) < 0)
 		r = -errno;
 	if (r < 0) {
@@ -117,14 +118,29 @@ out_free:
 	return r;
 }
 
+int filesd_write_atomic(const char *path, const void *data, size_t len)
+{
+	struct snapshot_piece piece = { data, len };
+
+	return filesd_write_atomic_pieces(path, &piece, 1);
+}
+
 /* ---- the writer ---- */
 
-static void filesd_digest(const void *data, size_t len, unsigned char *out)
+static void filesd_digest(const struct snapshot_piece *pieces, size_t n, unsigned char *out)
 {
-	unsigned int n = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned int len = 0;
+	bool ok;
+	size_t i;
 
-	if (EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) != 1 || n != FILESD_DIGEST_BYTES)
+	ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1;
+	for (i = 0; ok && i < n; i++)
+		ok = EVP_DigestUpdate(ctx, pieces[i].p, pieces[i].len) == 1;
+	ok = ok && EVP_DigestFinal_ex(ctx, out, &len) == 1 && len == FILESD_DIGEST_BYTES;
+	if (!ok)
 		memset(out, 0, FILESD_DIGEST_BYTES); /* never equal to a real digest in practice */
+	EVP_MD_CTX_free(ctx);
 }
 
 int filesd_writer_init(struct filesd_writer *w, const char *path)
@@ -142,19 +158,29 @@ void filesd_writer_done(struct filesd_writer *w)
 
 void filesd_writer_seed(struct filesd_writer *w, const void *data, size_t len)
 {
-	filesd_digest(data, len, w->digest);
+	struct snapshot_piece piece = { data, len };
+
+	filesd_digest(&piece, 1, w->digest);
 	w->have_digest = true;
 }
 
 int filesd_writer_update(struct filesd_writer *w, const void *data, size_t len)
 {
+	struct snapshot_piece piece = { data, len };
+
+	return filesd_writer_update_pieces(w, &piece, 1);
+}
+
+int filesd_writer_update_pieces(struct filesd_writer *w, const struct snapshot_piece *pieces,
+				size_t n)
+{
 	unsigned char digest[FILESD_DIGEST_BYTES];
 	int r;
 
-	filesd_digest(data, len, digest);
+	filesd_digest(pieces, n, digest);
 	if (w->have_digest && memcmp(digest, w->digest, sizeof(digest)) == 0)
 		return 0;
-	r = filesd_write_atomic(w->path, data, len);
+	r = filesd_write_atomic_pieces(w->path, pieces, n);
 	if (r < 0) {
 		w->failures++;
 		return r;
@@ -302,13 +328,20 @@ static int filesd_check(json_t *root, size_t *ret_targets, struct filesd_error *
 
 /* ---- the warm-start loader: building the snapshot ---- */
 
+/* The groups of one service, as they are rendered: one part each. */
+struct filesd_service {
+	const char *namespace_name; /* borrowed from the JSON */
+	const char *service_name;
+	struct buf json;
+	struct snapshot_part_group *groups;
+	size_t n_groups, groups_alloc;
+};
+
 struct filesd_build {
-	struct snapshot *s;
-	json_t *name_index;    /* name -> index into s->names */
-	json_t *service_index; /* "<ns>/<svc>" indices -> index into s->services */
-	size_t names_alloc;
-	size_t services_alloc;
-	struct buf out;
+	json_t *service_index; /* "<ns>\n<svc>" -> index into services */
+	struct filesd_service *services;
+	size_t n_services, services_alloc;
+	size_t json_len; /* of everything rendered, against the cap */
 };
 
 /* Grows *arr (of *alloc elements of size each) to hold one more than n. */
@@ -327,76 +360,56 @@ static int filesd_grow(void **arr, size_t *alloc, size_t n, size_t size)
 	return 0;
 }
 
-/* The index of name in s->names, added when new. */
-static int filesd_intern(struct filesd_build *b, const char *name, uint32_t *ret_idx)
+static const char *filesd_label(json_t *labels, const char *key)
 {
-	json_t *known = json_object_get(b->name_index, name);
-	struct snapshot *s = b->s;
-	uint32_t idx;
-	int r;
-
-	if (known) {
-		*ret_idx = (uint32_t)json_integer_value(known);
-		return 0;
-	}
-	r = filesd_grow((void **)&s->names, &b->names_alloc, s->n_names, sizeof(*s->names));
-	if (r < 0)
-		return r;
-	s->names[s->n_names] = strdup(name);
-	if (!s->names[s->n_names])
-		return -ENOMEM;
-	idx = (uint32_t)s->n_names++; /* freed with s from now on */
-	if (json_object_set_new(b->name_index, name, json_integer(idx)) < 0)
-		return -ENOMEM;
-	*ret_idx = idx;
-	return 0;
-}
-
-static int filesd_service_add(struct filesd_build *b, uint32_t ns, uint32_t svc, const char *key,
-			      size_t *ret_idx)
-{
-	struct snapshot *s = b->s;
-	int r;
-
-	r = filesd_grow((void **)&s->services, &b->services_alloc, s->n_services,
-			sizeof(*s->services));
-	if (r < 0)
-		return r;
-	s->services[s->n_services] =
-	    (struct snapshot_service){ .namespace_idx = ns, .service_idx = svc };
-	if (json_object_set_new(b->service_index, key, json_integer((json_int_t)s->n_services)) < 0)
-		return -ENOMEM;
-	*ret_idx = s->n_services++;
-	return 0;
-}
-
-static const char *filesd_label(json_t *labels, const char *name)
-{
-	const char *v = json_string_value(json_object_get(labels, name));
+	const char *v = json_string_value(json_object_get(labels, key));
 
 	return v ? v : "";
 }
 
-/* The service entry of a group, from its labels; added when new. */
+static int filesd_service_add(struct filesd_build *b, const char *ns, const char *svc,
+			      const char *key, size_t *ret_idx)
+{
+	struct filesd_service *fs;
+	int r;
+
+	r = filesd_grow((void **)&b->services, &b->services_alloc, b->n_services,
+			sizeof(*b->services));
+	if (r < 0)
+		return r;
+	fs = &b->services[b->n_services];
+	*fs = (struct filesd_service){ .namespace_name = ns, .service_name = svc };
+	buf_init(&fs->json, SNAPSHOT_MAX_JSON_BYTES);
+	*ret_idx = b->n_services++;
+	if (json_object_set_new(b->service_index, key, json_integer((json_int_t)*ret_idx)) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+/* The service of a group, from its labels; added when new. Services come
+ * in the order they first appear; a file this daemon wrote lists each
+ * service's groups together, so its order is kept. */
 static int filesd_service(struct filesd_build *b, json_t *labels, size_t *ret_idx)
 {
-	uint32_t ns, svc;
-	char key[32];
+	const char *ns = filesd_label(labels, "__meta_cloudmap_namespace_name");
+	const char *svc = filesd_label(labels, "__meta_cloudmap_service_name");
+	size_t n = strlen(ns) + strlen(svc) + 2;
+	char *key = malloc(n);
 	json_t *known;
 	int r;
 
-	r = filesd_intern(b, filesd_label(labels, "__meta_cloudmap_namespace_name"), &ns);
-	if (r == 0)
-		r = filesd_intern(b, filesd_label(labels, "__meta_cloudmap_service_name"), &svc);
-	if (r < 0)
-		return r;
-	snprintf(key, sizeof(key), "%u/%u", ns, svc);
+	if (!key)
+		return -ENOMEM;
+	snprintf(key, n, "%s\n%s", ns, svc);
 	known = json_object_get(b->service_index, key);
 	if (known) {
 		*ret_idx = (size_t)json_integer_value(known);
-		return 0;
+		r = 0;
+	} else {
+		r = filesd_service_add(b, ns, svc, key, ret_idx);
 	}
-	return filesd_service_add(b, ns, svc, key, ret_idx);
+	free(key);
+	return r;
 }
 
 /* Appends the compact JSON of v. */
@@ -412,27 +425,33 @@ static int filesd_put_json(struct buf *out, json_t *v)
 	return r;
 }
 
-/* {"targets":[TARGET],"labels":LABELS} as group number idx. */
-static int filesd_put_group(struct filesd_build *b, size_t idx, json_t *target, const char *labels,
-			    size_t svc)
+/* {"targets":[TARGET],"labels":LABELS} as the next group of fs. */
+static int filesd_put_group(struct filesd_build *b, struct filesd_service *fs, json_t *target,
+			    const char *labels)
 {
-	struct snapshot_group *g = &b->s->groups[idx];
+	struct snapshot_part_group *g;
+	size_t before = fs->json.len;
 	int r;
 
-	r = idx > 0 ? buf_putc(&b->out, ',') : 0;
-	g->offset = b->out.len;
-	if (r == 0)
-		r = buf_puts(&b->out, "{\"targets\":[");
-	if (r == 0)
-		r = filesd_put_json(&b->out, target);
-	if (r == 0)
-		r = buf_printf(&b->out, "],\"labels\":%s}", labels);
+	r = filesd_grow((void **)&fs->groups, &fs->groups_alloc, fs->n_groups, sizeof(*fs->groups));
+	if (r == 0 && fs->n_groups > 0)
+		r = buf_putc(&fs->json, ',');
 	if (r < 0)
 		return r;
-	g->len = b->out.len - g->offset;
-	g->namespace_idx = b->s->services[svc].namespace_idx;
-	g->service_idx = b->s->services[svc].service_idx;
-	b->s->services[svc].targets++;
+	g = &fs->groups[fs->n_groups];
+	g->offset = fs->json.len;
+	r = buf_puts(&fs->json, "{\"targets\":[");
+	if (r == 0)
+		r = filesd_put_json(&fs->json, target);
+	if (r == 0)
+		r = buf_printf(&fs->json, "],\"labels\":%s}", labels);
+	if (r < 0)
+		return r;
+	g->len = fs->json.len - g->offset;
+	b->json_len += fs->json.len - before + 1;
+	if (b->json_len > SNAPSHOT_MAX_JSON_BYTES)
+		return -EMSGSIZE;
+	fs->n_groups++;
 	return snapshot_address_hash(json_string_value(target), json_string_length(target),
 				     &g->address_hash);
 }
@@ -454,70 +473,63 @@ static int filesd_add_group(struct filesd_build *b, json_t *group)
 	if (!labels_text)
 		return -ENOMEM;
 	json_array_foreach (json_object_get(group, "targets"), j, t) {
-		r = filesd_put_group(b, b->s->n_groups, t, labels_text, svc);
+		r = filesd_put_group(b, &b->services[svc], t, labels_text);
 		if (r < 0)
 			break;
-		b->s->n_groups++;
 	}
 	free(labels_text);
 	return r;
 }
 
-static int filesd_render(struct filesd_build *b, json_t *root)
+/* Makes the services' parts (taking their bytes) and the snapshot. */
+static int filesd_assemble(struct filesd_build *b, int64_t refreshed_at_unix, struct snapshot **ret)
 {
-	json_t *g;
-	size_t i;
-	int r;
+	struct snapshot_part **parts = calloc(b->n_services + 1, sizeof(*parts));
+	struct filesd_service *fs;
+	size_t i, n = 0, len;
+	char *json;
+	int r = parts ? 0 : -ENOMEM;
 
-	r = buf_putc(&b->out, '[');
-	json_array_foreach (root, i, g) {
-		if (r == 0)
-			r = filesd_add_group(b, g);
+	for (i = 0; r == 0 && i < b->n_services; i++) {
+		fs = &b->services[i];
+		json = buf_steal(&fs->json, &len);
+		r = snapshot_part_adopt(fs->namespace_name, fs->service_name, json, len, fs->groups,
+					fs->n_groups, 0, &parts[n]);
+		fs->groups = NULL; /* adopted, or freed on failure */
+		n += r == 0;
 	}
 	if (r == 0)
-		r = buf_putc(&b->out, ']');
-	if (r < 0)
-		return r;
-	b->s->json = buf_steal(&b->out, &b->s->json_len);
-	return b->s->json ? 0 : -ENOMEM;
+		r = snapshot_assemble(parts, n, refreshed_at_unix, ret);
+	if (r == 0)
+		(*ret)->warm_start = true;
+	for (i = 0; i < n; i++)
+		snapshot_part_unref(parts[i]);
+	free(parts);
+	return r;
 }
 
-static struct snapshot *filesd_snapshot_new(size_t n_targets, int64_t refreshed_at_unix)
-{
-	struct snapshot *s = calloc(1, sizeof(*s));
-
-	if (!s)
-		return NULL;
-	atomic_init(&s->refcount, 1);
-	s->warm_start = true;
-	s->refreshed_at_unix = refreshed_at_unix;
-	s->groups = calloc(n_targets + 1, sizeof(*s->groups));
-	s->skips = calloc(1, sizeof(*s->skips));
-	if (!s->groups || !s->skips)
-		s = snapshot_unref(s);
-	return s;
-}
-
-static int filesd_build(json_t *root, size_t n_targets, int64_t refreshed_at_unix,
-			struct snapshot **ret)
+static int filesd_build(json_t *root, int64_t refreshed_at_unix, struct snapshot **ret)
 {
 	struct filesd_build b = { 0 };
+	json_t *g;
+	size_t i;
 	int r = -ENOMEM;
 
-	buf_init(&b.out, SNAPSHOT_MAX_JSON_BYTES);
-	b.s = filesd_snapshot_new(n_targets, refreshed_at_unix);
-	b.name_index = json_object();
 	b.service_index = json_object();
-	if (b.s && b.name_index && b.service_index)
-		r = filesd_render(&b, root);
-	if (r == 0) {
-		*ret = b.s;
-		b.s = NULL;
+	if (b.service_index)
+		r = 0;
+	json_array_foreach (root, i, g) {
+		if (r == 0)
+			r = filesd_add_group(&b, g);
 	}
-	snapshot_unref(b.s);
-	json_decref(b.name_index);
+	if (r == 0)
+		r = filesd_assemble(&b, refreshed_at_unix, ret);
+	for (i = 0; i < b.n_services; i++) {
+		buf_done(&b.services[i].json);
+		free(b.services[i].groups);
+	}
+	free(b.services);
 	json_decref(b.service_index);
-	buf_done(&b.out);
 	return r;
 }
 
@@ -537,7 +549,7 @@ int filesd_parse(const char *data, size_t len, int64_t refreshed_at_unix, struct
 				   jerr.line, jerr.column);
 	r = filesd_check(root, &n_targets, err);
 	if (r == 0)
-		r = filesd_build(root, n_targets, refreshed_at_unix, ret);
+		r = filesd_build(root, refreshed_at_unix, ret);
 	if (r == -EMSGSIZE)
 		r = filesd_fail(err, -EFBIG, "larger than %u bytes once rendered",
 				SNAPSHOT_MAX_JSON_BYTES);

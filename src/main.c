@@ -35,7 +35,6 @@
 #include "report.h"
 #include "server.h"
 #include "snapshot.h"
-#include "snapshot_gzip.h"
 #include "statuspage.h"
 #include "telemetry.h"
 #include "build-config.h"
@@ -475,10 +474,11 @@ static void maybe_reload(struct daemon *d, bool changed)
 
 /* Writes w if data changed; logs the first failure of a run and the
  * recovery. Returns what filesd_writer_update() returns. */
-static int write_output(struct filesd_writer *w, const char *what, const char *data, size_t len)
+static int write_output(struct filesd_writer *w, const char *what,
+			const struct snapshot_piece *pieces, size_t n)
 {
 	unsigned failed_before = w->failures;
-	int r = filesd_writer_update(w, data, len);
+	int r = filesd_writer_update_pieces(w, pieces, n);
 
 	if (r < 0 && w->failures == 1)
 		log_kv(LOG_LEVEL_ERROR, "cannot write the file, still serving", "file", w->path,
@@ -494,7 +494,7 @@ static void on_publish(void *userdata, struct snapshot *s)
 	struct daemon *d = userdata;
 	int r;
 
-	r = write_output(&d->targets_file, "file_sd", s->json, s->json_len);
+	r = write_output(&d->targets_file, "file_sd", s->json_pieces, s->n_json_pieces);
 	if (!d->cfg.dropin.prometheus_path)
 		maybe_reload(d, r > 0);
 }
@@ -526,7 +526,8 @@ static void on_full_refresh(void *userdata, struct aws_client *client)
 		log_kv(LOG_LEVEL_INFO, "read the Prometheus configuration again", "parameter",
 		       d->cfg.dropin.prometheus_parameter, NULL);
 	d->parameter_failures = 0;
-	r = write_output(&d->prometheus_file, "prometheus_config", yaml, strlen(yaml));
+	r = write_output(&d->prometheus_file, "prometheus_config",
+			 &(struct snapshot_piece){ yaml, strlen(yaml) }, 1);
 	free(yaml);
 	maybe_reload(d, r > 0);
 }
@@ -558,8 +559,6 @@ static void warm_start(struct daemon *d)
 		       "err", err.msg, NULL);
 		return;
 	}
-	if (snapshot_gzip_new(s, &s->gzip) < 0)
-		s->gzip = NULL; /* served uncompressed */
 	snprintf(n, sizeof(n), "%zu", s->n_groups);
 	log_kv(LOG_LEVEL_INFO, "warm start: serving the file_sd file's targets until a refresh",
 	       "file", path, "targets", n, NULL);

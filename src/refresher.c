@@ -11,6 +11,7 @@
 #include "awsclient.h"
 #include "buf.h"
 #include "log.h"
+#include "partcache.h"
 #include "refresher.h"
 #include "report.h"
 #include "snapshot.h"
@@ -29,6 +30,7 @@ struct refresher {
 	/* The refresher thread's own. */
 	struct inventory *inv;
 	struct snapshot *published; /* the last snapshot built from inv, or NULL */
+	struct partcache *parts;    /* the parts of the last build */
 	int64_t last_full_ms;
 	int64_t last_success_ms; /* wall clock */
 	uint64_t notes_hash;	 /* of the tag notes last logged */
@@ -79,44 +81,49 @@ static char *errors_text(const struct inventory *inv)
 	return buf_steal(&b, NULL);
 }
 
-/* "ns/svc: text; ..." of the notes of a target build, or NULL when there
- * are none; *ret_hash identifies the notes, so unchanged ones are logged
- * once, not on every refresh. */
-static char *notes_text(const struct target_set *ts, uint64_t *ret_hash)
+/* "ns/svc: text; ..." of the target notes of a snapshot's services, or
+ * NULL when there are none; *ret_hash identifies the notes, so unchanged
+ * ones are logged once, not on every refresh. */
+static char *notes_text(const struct snapshot *s, size_t *ret_n, uint64_t *ret_hash)
 {
 	uint64_t h = UINT64_C(14695981039346656037);
+	const struct snapshot_part *p;
+	bool truncated = false;
+	size_t i, j, n = 0;
 	struct buf b;
-	size_t i, j;
 
-	if (ts->n_notes == 0) {
-		*ret_hash = 0;
-		return NULL;
-	}
 	buf_init(&b, ERRORS_LOG_MAX);
-	for (i = 0; i < ts->n_notes; i++) {
-		const struct target_note *n = &ts->notes[i];
-
-		if (buf_printf(&b, "%s%s/%s: %s", i ? "; " : "", n->ns->name, n->svc->name,
-			       n->text) < 0) {
-			buf_puts(&b, " ...");
-			break;
-		}
+	for (i = 0; i < s->n_parts; i++) {
+		p = s->parts[i];
+		if (!p->notes)
+			continue;
+		if (!truncated && ((n > 0 && buf_puts(&b, "; ") < 0) || buf_puts(&b, p->notes) < 0))
+			truncated = true;
+		n += p->n_notes;
 	}
+	if (truncated)
+		buf_puts(&b, " ...");
 	for (j = 0; j < b.len; j++)
 		h = (h ^ (unsigned char)b.data[j]) * UINT64_C(1099511628211);
-	*ret_hash = h;
+	*ret_n = n;
+	*ret_hash = n ? h : 0;
+	if (n == 0) {
+		buf_done(&b);
+		return NULL;
+	}
 	return buf_steal(&b, NULL);
 }
 
 /* Logs the tags whose values were left out, when they changed. */
-static void log_notes(struct refresher *r, const struct target_set *ts)
+static void log_notes(struct refresher *r, const struct snapshot *s)
 {
 	uint64_t hash;
-	char *text = notes_text(ts, &hash);
+	size_t count;
+	char *text = notes_text(s, &count, &hash);
 	char n[24];
 
 	if (hash != r->notes_hash && text) {
-		snprintf(n, sizeof(n), "%zu", ts->n_notes);
+		snprintf(n, sizeof(n), "%zu", count);
 		log_kv(LOG_LEVEL_WARN, "tags with bad values are left out", "count", n, "tags",
 		       text, NULL);
 	}
@@ -124,19 +131,23 @@ static void log_notes(struct refresher *r, const struct target_set *ts)
 	free(text);
 }
 
-/* Turns an inventory into a new snapshot (not yet published). */
+/* Turns an inventory into a new snapshot (not yet published), rendering
+ * only the services that changed since the last build. */
 static int build(struct refresher *r, const struct inventory *inv, struct snapshot **ret)
 {
-	struct target_set *ts = NULL;
+	struct partcache_stats st;
+	char reused[24], rendered[24];
 	int e;
 
-	e = targets_build(inv, &r->cfg.targets, &ts);
-	if (e == 0) {
-		log_notes(r, ts);
-		e = snapshot_new(ts, inv->built_at_unix, ret);
-	}
-	target_set_free(ts);
-	return e;
+	e = partcache_build(r->parts, inv, inv->built_at_unix, ret, &st);
+	if (e < 0)
+		return e;
+	log_notes(r, *ret);
+	snprintf(reused, sizeof(reused), "%zu", st.reused);
+	snprintf(rendered, sizeof(rendered), "%zu", st.rendered);
+	log_kv(LOG_LEVEL_DEBUG, "snapshot built", "services_rendered", rendered, "services_reused",
+	       reused, NULL);
+	return 0;
 }
 
 /* Serves s (consumed) and hands it to the publish hook. */
@@ -364,6 +375,11 @@ int refresher_start(const struct refresher_config *cfg, const struct refresher_d
 	r->cfg = *cfg;
 	r->deps = *deps;
 	r->rng = (uint64_t)mono_ms() * UINT64_C(0x9E3779B97F4A7C15) | 1;
+	r->parts = partcache_new(&r->cfg.targets);
+	if (!r->parts) {
+		free(r);
+		return -ENOMEM;
+	}
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -373,6 +389,7 @@ int refresher_start(const struct refresher_config *cfg, const struct refresher_d
 	if (e) {
 		pthread_cond_destroy(&r->cond);
 		pthread_mutex_destroy(&r->lock);
+		partcache_free(r->parts);
 		free(r);
 		return -e;
 	}
@@ -399,6 +416,7 @@ struct refresher *refresher_stop(struct refresher *r)
 	aws_client_abort(r->deps.client);
 	pthread_join(r->thread, NULL);
 	snapshot_unref(r->published);
+	partcache_free(r->parts);
 	inventory_free(r->inv);
 	pthread_cond_destroy(&r->cond);
 	pthread_mutex_destroy(&r->lock);

@@ -62,7 +62,7 @@
 #define SERVER_REFRESH_HEADER	  "X-Prometheus-Refresh-Interval-Seconds"
 #define SERVER_MAX_CLIENT_SEC	  1e9	      /* a longer client refresh interval is ignored */
 #define SERVER_INTERVAL_FACTOR	  4	      /* how far apart the two intervals may be */
-#define SERVER_ANSWER_BLOCK_BYTES (16u << 10) /* a filtered answer's reads */
+#define SERVER_ANSWER_BLOCK_BYTES (64u << 10) /* an answer's reads */
 
 /* One request, from its request line to its end: libmicrohttpd's req_cls,
  * made by server_on_uri() and freed by server_on_completed(). */
@@ -179,47 +179,21 @@ static int server_reply_targets(struct MHD_Response *resp, bool gzip, struct ser
 	return server_reply_new(MHD_HTTP_OK, resp, SERVER_CONTENT_TYPE_JSON, ret);
 }
 
-static void server_release_snapshot(void *cls)
-{
-	snapshot_unref(cls);
-}
-
-/* Lends snap's bytes, the JSON or (gzip) its compressed copy, to
- * libmicrohttpd; the reference is dropped when the response is destroyed,
- * after the last byte is sent. Takes snap. */
-static int server_reply_snapshot(struct snapshot *snap, bool gzip, struct server_reply *ret)
-{
-	struct MHD_Response *resp;
-	size_t len = snap->json_len;
-	void *p = snap->json;
-
-	gzip = gzip && snap->gzip;
-	if (gzip) {
-		p = snap->gzip->whole;
-		len = snap->gzip->whole_len;
-	}
-	resp = MHD_create_response_from_buffer_with_free_callback_cls(
-	    len, p, server_release_snapshot, snap);
-	if (!resp) {
-		snapshot_unref(snap);
-		return -ENOMEM;
-	}
-	return server_reply_targets(resp, gzip, ret);
-}
-
-/* What a filtered answer's response holds until it is destroyed, and how
- * far libmicrohttpd has read it. */
-struct server_lent_answer {
+/* What an answer's response holds until it is destroyed, and how far
+ * libmicrohttpd has read it. */
+struct server_lent {
 	struct snapshot *snap;
-	struct answer *answer; /* borrows snap's bytes */
-	size_t piece;	       /* the piece the next byte comes from */
-	size_t piece_off;      /* bytes of that piece already read */
-	uint64_t pos;	       /* bytes of the answer already read */
+	struct answer *answer;		     /* a filtered answer (borrows snap's bytes), or NULL */
+	const struct snapshot_piece *pieces; /* of snap or of answer */
+	size_t n_pieces;
+	size_t piece;	  /* the piece the next byte comes from */
+	size_t piece_off; /* bytes of that piece already read */
+	uint64_t pos;	  /* bytes of the answer already read */
 };
 
-static void server_release_answer(void *cls)
+static void server_release_lent(void *cls)
 {
-	struct server_lent_answer *lent = cls;
+	struct server_lent *lent = cls;
 
 	answer_free(lent->answer);
 	snapshot_unref(lent->snap);
@@ -228,15 +202,13 @@ static void server_release_answer(void *cls)
 
 /* Moves the read position to pos (libmicrohttpd reads in order, so this
  * only runs if it ever goes back). */
-static void server_answer_seek(struct server_lent_answer *lent, uint64_t pos)
+static void server_lent_seek(struct server_lent *lent, uint64_t pos)
 {
-	const struct answer *a = lent->answer;
-
 	lent->piece = 0;
 	lent->piece_off = 0;
 	lent->pos = pos;
-	while (lent->piece < a->n_pieces && pos >= a->pieces[lent->piece].len) {
-		pos -= a->pieces[lent->piece].len;
+	while (lent->piece < lent->n_pieces && pos >= lent->pieces[lent->piece].len) {
+		pos -= lent->pieces[lent->piece].len;
 		lent->piece++;
 	}
 	lent->piece_off = (size_t)pos;
@@ -244,17 +216,16 @@ static void server_answer_seek(struct server_lent_answer *lent, uint64_t pos)
 
 /* libmicrohttpd's content reader: copies the answer's bytes from pos on
  * into its write buffer, piece after piece. */
-static ssize_t server_read_answer(void *cls, uint64_t pos, char *buf, size_t max)
+static ssize_t server_read_lent(void *cls, uint64_t pos, char *buf, size_t max)
 {
-	struct server_lent_answer *lent = cls;
-	const struct answer *a = lent->answer;
-	const struct answer_piece *p;
+	struct server_lent *lent = cls;
+	const struct snapshot_piece *p;
 	size_t n = 0, take;
 
 	if (pos != lent->pos)
-		server_answer_seek(lent, pos);
-	while (n < max && lent->piece < a->n_pieces) {
-		p = &a->pieces[lent->piece];
+		server_lent_seek(lent, pos);
+	while (n < max && lent->piece < lent->n_pieces) {
+		p = &lent->pieces[lent->piece];
 		take = p->len - lent->piece_off < max - n ? p->len - lent->piece_off : max - n;
 		memcpy(buf + n, (const char *)p->p + lent->piece_off, take);
 		n += take;
@@ -268,22 +239,43 @@ static ssize_t server_read_answer(void *cls, uint64_t pos, char *buf, size_t max
 	return n ? (ssize_t)n : MHD_CONTENT_READER_END_OF_STREAM;
 }
 
-/* A response that streams the answer's pieces. Not an I/O-vector response:
- * libmicrohttpd 0.9.75 copies the vector into the connection's memory pool
- * when it sends it, and when it does not fit (thousands of pieces, or a
- * few after large request headers) its out-of-memory path unlocks the
- * response's mutex twice and the process aborts. The reader copies the
- * bytes once, into libmicrohttpd's write buffer, on their way to the
- * socket. Takes lent, also on failure. */
-static struct MHD_Response *server_answer_response(struct server_lent_answer *lent)
+/* A response that streams len bytes of lent's pieces and the headers of a
+ * 200 answer of /targets. Not an I/O-vector response: libmicrohttpd 0.9.75
+ * copies the vector into the connection's memory pool when it sends it,
+ * and when it does not fit (thousands of pieces, or a few after large
+ * request headers) its out-of-memory path unlocks the response's mutex
+ * twice and the process aborts. The reader copies the bytes once, into
+ * libmicrohttpd's write buffer, on their way to the socket. Takes lent,
+ * also on failure. */
+static int server_reply_lent(struct server_lent *lent, size_t len, bool gzip,
+			     struct server_reply *ret)
 {
 	struct MHD_Response *resp;
 
-	resp = MHD_create_response_from_callback(lent->answer->len, SERVER_ANSWER_BLOCK_BYTES,
-						 server_read_answer, lent, server_release_answer);
-	if (!resp)
-		server_release_answer(lent);
-	return resp;
+	resp = MHD_create_response_from_callback(len, SERVER_ANSWER_BLOCK_BYTES, server_read_lent,
+						 lent, server_release_lent);
+	if (!resp) {
+		server_release_lent(lent);
+		return -ENOMEM;
+	}
+	return server_reply_targets(resp, gzip, ret);
+}
+
+/* The whole answer of snap: its JSON, or (gzip) its gzip member. Takes
+ * snap. */
+static int server_reply_snapshot(struct snapshot *snap, bool gzip, struct server_reply *ret)
+{
+	struct server_lent *lent = calloc(1, sizeof(*lent));
+
+	if (!lent) {
+		snapshot_unref(snap);
+		return -ENOMEM;
+	}
+	lent->snap = snap;
+	gzip = gzip && snap->gzip_pieces;
+	lent->pieces = gzip ? snap->gzip_pieces : snap->json_pieces;
+	lent->n_pieces = gzip ? snap->n_gzip_pieces : snap->n_json_pieces;
+	return server_reply_lent(lent, gzip ? snap->gzip_len : snap->json_len, gzip, ret);
 }
 
 static bool server_keep_group(const struct snapshot *snap, const struct snapshot_group *g,
@@ -297,8 +289,7 @@ static bool server_keep_group(const struct snapshot *snap, const struct snapshot
 static int server_reply_filtered(struct snapshot *snap, const struct query *q, bool gzip,
 				 struct server_reply *ret)
 {
-	struct server_lent_answer *lent;
-	struct MHD_Response *resp;
+	struct server_lent *lent;
 	int r = -ENOMEM;
 
 	lent = calloc(1, sizeof(*lent));
@@ -310,11 +301,9 @@ static int server_reply_filtered(struct snapshot *snap, const struct query *q, b
 		return r;
 	}
 	lent->snap = snap;
-	gzip = lent->answer->gzip;
-	resp = server_answer_response(lent);
-	if (!resp)
-		return -ENOMEM;
-	return server_reply_targets(resp, gzip, ret);
+	lent->pieces = lent->answer->pieces;
+	lent->n_pieces = lent->answer->n_pieces;
+	return server_reply_lent(lent, lent->answer->len, lent->answer->gzip, ret);
 }
 
 static int64_t server_now_ms(const struct server *s)

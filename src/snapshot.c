@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * snapshot: renders a target set once into the http_sd JSON, with an index
- * of its groups, and publishes it to the HTTP threads. See
+ * snapshot: renders each service's targets once into a part (http_sd JSON
+ * and its deflate segment), assembles parts into snapshots with an index of
+ * their groups, and publishes snapshots to the HTTP threads. See
  * include/snapshot.h.
  *
- * snapshot_new() runs on the refresher thread and copies what it keeps, so
- * the target set and the inventory may go once it returns. A snapshot is
- * immutable after that: readers share it without a lock, and the reference
- * count (C11 atomics) frees it with the last reference. The store's mutex
- * guards only its pointer, as the house style's "one writer, many readers" example shows.
+ * Parts and snapshots are made on the refresher thread and copy what they
+ * keep, so the target set and the inventory may go once they are made.
+ * They are immutable after that: readers share them without a lock, and
+ * the reference counts (C11 atomics) free them with the last reference. The
+ * store's mutex guards only its pointer, as the house style's "one writer,
+ * many readers" example shows.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -163,173 +165,436 @@ static int group_render(struct buf *out, const struct target *t)
 	return r;
 }
 
-/* ---- the index ---- */
+/* ---- parts: rendering ---- */
 
-/* The index of svc in ts->services, looked for from *cursor on (the targets
- * and skips come in the services' order), then from the start. */
-static int service_find(const struct target_set *ts, size_t *cursor, const struct cm_service *svc)
+/* Where service i's targets, skips and notes lie in a target set: each a
+ * run, in the services' order. */
+struct part_range {
+	size_t t0, t1; /* targets */
+	size_t k0, k1; /* skips */
+	size_t n0, n1; /* notes */
+};
+
+/* Finds svc's runs in ts from r's starts on. With search, a run may start
+ * later; without, it starts there or is empty, so that an element of an
+ * unlisted service stays in front of the cursors (snapshot_new's check). */
+static void part_range_find(const struct target_set *ts, const struct cm_service *svc, bool search,
+			    struct part_range *r)
 {
-	size_t i;
-
-	for (i = *cursor; i < ts->n_services; i++)
-		if (ts->services[i].svc == svc)
-			goto found;
-	for (i = 0; i < *cursor && i < ts->n_services; i++)
-		if (ts->services[i].svc == svc)
-			goto found;
-	return -EINVAL;
-found:
-	*cursor = i;
-	return 0;
+	while (search && r->t0 < ts->n_targets && ts->targets[r->t0].svc != svc)
+		r->t0++;
+	for (r->t1 = r->t0; r->t1 < ts->n_targets && ts->targets[r->t1].svc == svc;)
+		r->t1++;
+	while (search && r->k0 < ts->n_skips && ts->skips[r->k0].svc != svc)
+		r->k0++;
+	for (r->k1 = r->k0; r->k1 < ts->n_skips && ts->skips[r->k1].svc == svc;)
+		r->k1++;
+	while (search && r->n0 < ts->n_notes && ts->notes[r->n0].svc != svc)
+		r->n0++;
+	for (r->n1 = r->n0; r->n1 < ts->n_notes && ts->notes[r->n1].svc == svc;)
+		r->n1++;
 }
 
-static int name_add(struct snapshot *s, const char *name, uint32_t *ret_idx)
+/* Moves out's bytes into p->json, without the slack of their growth. */
+static int part_take_json(struct snapshot_part *p, struct buf *out)
 {
-	char *copy = strdup(name ? name : "");
+	char *json = buf_steal(out, &p->json_len), *fit;
 
-	if (!copy)
+	if (!json)
 		return -ENOMEM;
-	*ret_idx = (uint32_t)s->n_names;
-	s->names[s->n_names++] = copy;
+	fit = realloc(json, p->json_len + 1);
+	p->json = fit ? fit : json;
 	return 0;
 }
 
-/* One name per namespace (consecutive in ts) and one per service. */
-static int snapshot_index_services(struct snapshot *s, const struct target_set *ts)
+/* Renders the targets [r->t0, r->t1) as "g0,g1,...", with their index. */
+static int part_render(struct snapshot_part *p, const struct target_set *ts,
+		       const struct part_range *rg)
 {
-	const struct target_service *ts_svc;
-	uint32_t ns_idx = 0;
-	size_t i;
-	int r;
-
-	s->names = calloc(2 * ts->n_services + 1, sizeof(*s->names));
-	s->services = calloc(ts->n_services + 1, sizeof(*s->services));
-	if (!s->names || !s->services)
-		return -ENOMEM;
-	for (i = 0; i < ts->n_services; i++) {
-		ts_svc = &ts->services[i];
-		if (i == 0 || ts_svc->ns != ts->services[i - 1].ns) {
-			r = name_add(s, ts_svc->ns->name, &ns_idx);
-			if (r < 0)
-				return r;
-		}
-		s->services[i].namespace_idx = ns_idx;
-		r = name_add(s, ts_svc->svc->name, &s->services[i].service_idx);
-		if (r < 0)
-			return r;
-		s->services[i].targets = ts_svc->targets;
-		s->services[i].skipped = ts_svc->skipped;
-		s->n_services++;
-	}
-	return 0;
-}
-
-/* Renders target i as group i, with its index entry. */
-static int group_add(struct snapshot *s, struct buf *out, struct hasher *h,
-		     const struct target_set *ts, size_t i, size_t *cursor)
-{
-	const struct target *t = &ts->targets[i];
-	struct snapshot_group *g = &s->groups[i];
-	int r;
-
-	r = service_find(ts, cursor, t->svc);
-	if (r < 0)
-		return r;
-	g->namespace_idx = s->services[*cursor].namespace_idx;
-	g->service_idx = s->services[*cursor].service_idx;
-	g->offset = out->len;
-	r = group_render(out, t);
-	if (r < 0)
-		return r;
-	g->len = out->len - g->offset;
-	return hasher_hash(h, t->address, strlen(t->address), &g->address_hash);
-}
-
-static int snapshot_render(struct snapshot *s, const struct target_set *ts)
-{
+	struct snapshot_part_group *g;
 	struct buf out;
 	struct hasher h;
-	size_t i, cursor = 0;
+	size_t i;
 	int r;
 
-	s->groups = calloc(ts->n_targets + 1, sizeof(*s->groups));
-	if (!s->groups)
+	p->groups = calloc(rg->t1 - rg->t0 + 1, sizeof(*p->groups));
+	if (!p->groups)
 		return -ENOMEM;
 	r = hasher_init(&h);
 	if (r < 0)
 		return r;
 	buf_init(&out, SNAPSHOT_MAX_JSON_BYTES);
-	r = buf_putc(&out, '[');
-	for (i = 0; r >= 0 && i < ts->n_targets; i++) {
-		if (i > 0)
-			r = buf_putc(&out, ',');
+	for (i = rg->t0; r >= 0 && i < rg->t1; i++) {
+		g = &p->groups[p->n_groups];
+		r = p->n_groups > 0 ? buf_putc(&out, ',') : 0;
+		g->offset = out.len;
 		if (r >= 0)
-			r = group_add(s, &out, &h, ts, i, &cursor);
+			r = group_render(&out, &ts->targets[i]);
+		g->len = out.len - g->offset;
+		if (r >= 0)
+			r = hasher_hash(&h, ts->targets[i].address, strlen(ts->targets[i].address),
+					&g->address_hash);
+		if (r >= 0)
+			p->n_groups++;
 	}
-	if (r >= 0)
-		r = buf_putc(&out, ']');
-	if (r >= 0) {
-		s->n_groups = ts->n_targets;
-		s->json = buf_steal(&out, &s->json_len);
-		r = s->json ? 0 : -ENOMEM;
-	}
+	if (r >= 0 && out.len > 0)
+		r = part_take_json(p, &out);
 	buf_done(&out);
 	hasher_done(&h);
 	return r;
 }
 
-static int snapshot_copy_skips(struct snapshot *s, const struct target_set *ts)
+static int part_copy_skips(struct snapshot_part *p, const struct target_set *ts,
+			   const struct part_range *rg)
 {
 	const struct target_skip *from;
-	struct snapshot_skip *to;
-	size_t i, cursor = 0;
-	int r;
+	struct snapshot_part_skip *to;
+	size_t i;
 
-	s->skips = calloc(ts->n_skips + 1, sizeof(*s->skips));
-	if (!s->skips)
+	p->skips = calloc(rg->k1 - rg->k0 + 1, sizeof(*p->skips));
+	if (!p->skips)
 		return -ENOMEM;
-	for (i = 0; i < ts->n_skips; i++) {
+	for (i = rg->k0; i < rg->k1; i++) {
 		from = &ts->skips[i];
-		to = &s->skips[i];
-		r = service_find(ts, &cursor, from->svc);
-		if (r < 0)
-			return r;
-		to->namespace_idx = s->services[cursor].namespace_idx;
-		to->service_idx = s->services[cursor].service_idx;
+		to = &p->skips[p->n_skips++];
 		to->reason = from->reason;
 		to->instance_id = strdup(from->instance_id);
 		to->detail = from->detail ? strdup(from->detail) : NULL;
-		s->n_skips++;
 		if (!to->instance_id || (from->detail && !to->detail))
 			return -ENOMEM;
+		p->skipped[from->reason]++;
 	}
 	return 0;
 }
 
-/* ---- lifetime ---- */
+/* "ns/svc: text; ..." of the notes [n0, n1). */
+static int part_copy_notes(struct snapshot_part *p, const struct target_set *ts,
+			   const struct part_range *rg)
+{
+	struct buf b;
+	size_t i;
+	int r = 0;
+
+	if (rg->n0 == rg->n1)
+		return 0;
+	buf_init(&b, SIZE_MAX / 2);
+	for (i = rg->n0; r >= 0 && i < rg->n1; i++)
+		r = buf_printf(&b, "%s%s/%s: %s", i > rg->n0 ? "; " : "", p->namespace_name,
+			       p->service_name, ts->notes[i].text);
+	if (r >= 0) {
+		p->notes = buf_steal(&b, NULL);
+		p->n_notes = rg->n1 - rg->n0;
+		r = p->notes ? 0 : -ENOMEM;
+	}
+	buf_done(&b);
+	return r;
+}
+
+static struct snapshot_part *part_alloc(const char *namespace_name, const char *service_name)
+{
+	struct snapshot_part *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	atomic_init(&p->refcount, 1);
+	p->namespace_name = strdup(namespace_name ? namespace_name : "");
+	p->service_name = strdup(service_name ? service_name : "");
+	if (!p->namespace_name || !p->service_name)
+		return snapshot_part_unref(p);
+	return p;
+}
+
+/* The CRC and (unless plain) the deflate segment of p's JSON. */
+static int part_compress(struct snapshot_part *p, unsigned flags)
+{
+	p->crc = snapshot_gzip_crc32(p->json, p->json_len);
+	if (!p->json || (flags & SNAPSHOT_PART_PLAIN))
+		return 0;
+	return snapshot_gzip_segment(p->json, p->json_len, &p->deflate, &p->deflate_len);
+}
+
+static int part_from_range(const struct target_set *ts, size_t i, const struct part_range *rg,
+			   unsigned flags, struct snapshot_part **ret)
+{
+	const struct target_service *ts_svc = &ts->services[i];
+	struct snapshot_part *p;
+	int r;
+
+	p = part_alloc(ts_svc->ns->name, ts_svc->svc->name);
+	if (!p)
+		return -ENOMEM;
+	p->invalid_knobs = ts_svc->invalid_knobs;
+	p->label_collisions = ts_svc->label_collisions;
+	p->invalid_utf8 = ts_svc->invalid_utf8;
+	r = part_render(p, ts, rg);
+	if (r >= 0)
+		r = part_copy_skips(p, ts, rg);
+	if (r >= 0)
+		r = part_copy_notes(p, ts, rg);
+	if (r >= 0)
+		r = part_compress(p, flags);
+	if (r < 0) {
+		snapshot_part_unref(p);
+		return r;
+	}
+	*ret = p;
+	return 0;
+}
+
+int snapshot_part_new(const struct target_set *ts, size_t i, unsigned flags,
+		      struct snapshot_part **ret)
+{
+	struct part_range rg = { 0 };
+
+	if (i >= ts->n_services)
+		return -EINVAL;
+	part_range_find(ts, ts->services[i].svc, true, &rg);
+	return part_from_range(ts, i, &rg, flags, ret);
+}
+
+int snapshot_part_adopt(const char *namespace_name, const char *service_name, char *json,
+			size_t len, struct snapshot_part_group *groups, size_t n_groups,
+			unsigned flags, struct snapshot_part **ret)
+{
+	struct snapshot_part *p = part_alloc(namespace_name, service_name);
+	int r;
+
+	if (!p) {
+		free(json);
+		free(groups);
+		return -ENOMEM;
+	}
+	if (json && len == 0) { /* no groups: no bytes, as parts made here */
+		free(json);
+		json = NULL;
+	}
+	p->json = json;
+	p->json_len = json ? len : 0;
+	p->groups = groups;
+	p->n_groups = n_groups;
+	r = part_compress(p, flags);
+	if (r < 0) {
+		snapshot_part_unref(p);
+		return r;
+	}
+	*ret = p;
+	return 0;
+}
+
+struct snapshot_part *snapshot_part_ref(struct snapshot_part *p)
+{
+	if (p)
+		atomic_fetch_add_explicit(&p->refcount, 1, memory_order_relaxed);
+	return p;
+}
+
+static void part_free(struct snapshot_part *p)
+{
+	size_t i;
+
+	free(p->namespace_name);
+	free(p->service_name);
+	free(p->json);
+	free(p->groups);
+	free(p->deflate);
+	for (i = 0; i < p->n_skips; i++) {
+		free(p->skips[i].instance_id);
+		free(p->skips[i].detail);
+	}
+	free(p->skips);
+	free(p->notes);
+	free(p);
+}
+
+struct snapshot_part *snapshot_part_unref(struct snapshot_part *p)
+{
+	if (p && atomic_fetch_sub_explicit(&p->refcount, 1, memory_order_acq_rel) == 1)
+		part_free(p);
+	return NULL;
+}
+
+/* ---- snapshots: the index ---- */
+
+/* One name per namespace (consecutive parts share it) and one per service. */
+static void snapshot_index_part(struct snapshot *s, size_t i)
+{
+	const struct snapshot_part *p = s->parts[i];
+	struct snapshot_service *svc = &s->services[i];
+
+	if (i > 0 && strcmp(p->namespace_name, s->parts[i - 1]->namespace_name) == 0) {
+		svc->namespace_idx = s->services[i - 1].namespace_idx;
+	} else {
+		svc->namespace_idx = (uint32_t)s->n_names;
+		s->names[s->n_names++] = p->namespace_name;
+	}
+	svc->service_idx = (uint32_t)s->n_names;
+	s->names[s->n_names++] = p->service_name;
+	svc->targets = (unsigned)p->n_groups;
+	svc->skipped = (unsigned)p->n_skips;
+	s->n_services++;
+}
+
+static void snapshot_index_groups(struct snapshot *s, size_t i)
+{
+	const struct snapshot_part *p = s->parts[i];
+	const struct snapshot_service *svc = &s->services[i];
+	size_t j;
+
+	for (j = 0; j < p->n_groups; j++)
+		s->groups[s->n_groups++] = (struct snapshot_group){
+			.part = (uint32_t)i,
+			.namespace_idx = svc->namespace_idx,
+			.service_idx = svc->service_idx,
+			.offset = p->groups[j].offset,
+			.len = p->groups[j].len,
+			.address_hash = p->groups[j].address_hash,
+		};
+}
+
+static void snapshot_index_skips(struct snapshot *s, size_t i)
+{
+	const struct snapshot_part *p = s->parts[i];
+	const struct snapshot_service *svc = &s->services[i];
+	size_t j, k;
+
+	for (j = 0; j < p->n_skips; j++)
+		s->skips[s->n_skips++] = (struct snapshot_skip){
+			.namespace_idx = svc->namespace_idx,
+			.service_idx = svc->service_idx,
+			.instance_id = p->skips[j].instance_id,
+			.reason = p->skips[j].reason,
+			.detail = p->skips[j].detail,
+		};
+	for (k = 0; k < TARGET_SKIP_COUNT; k++)
+		s->skipped[k] += p->skipped[k];
+	s->invalid_knobs += p->invalid_knobs;
+	s->label_collisions += p->label_collisions;
+	s->invalid_utf8 += p->invalid_utf8;
+}
+
+static int snapshot_index(struct snapshot *s)
+{
+	size_t i, n_groups = 0, n_skips = 0;
+
+	for (i = 0; i < s->n_parts; i++) {
+		n_groups += s->parts[i]->n_groups;
+		n_skips += s->parts[i]->n_skips;
+	}
+	s->names = calloc(2 * s->n_parts + 1, sizeof(*s->names));
+	s->services = calloc(s->n_parts + 1, sizeof(*s->services));
+	s->groups = calloc(n_groups + 1, sizeof(*s->groups));
+	s->skips = calloc(n_skips + 1, sizeof(*s->skips));
+	if (!s->names || !s->services || !s->groups || !s->skips)
+		return -ENOMEM;
+	for (i = 0; i < s->n_parts; i++) {
+		snapshot_index_part(s, i);
+		snapshot_index_groups(s, i);
+		snapshot_index_skips(s, i);
+	}
+	return 0;
+}
+
+/* ---- snapshots: the whole answer ---- */
+
+static const char snapshot_open[] = "[";
+static const char snapshot_comma[] = ",";
+static const char snapshot_close[] = "]";
+
+static void pieces_put(struct snapshot_piece *pieces, size_t *n, const void *p, size_t len)
+{
+	pieces[(*n)++] = (struct snapshot_piece){ p, len };
+}
+
+/* "[" part ("," part)* "]" over the parts with groups. */
+static int snapshot_json_pieces(struct snapshot *s)
+{
+	const struct snapshot_part *p;
+	size_t i, kept = 0;
+
+	s->json_pieces = calloc(2 * s->n_parts + 2, sizeof(*s->json_pieces));
+	if (!s->json_pieces)
+		return -ENOMEM;
+	pieces_put(s->json_pieces, &s->n_json_pieces, snapshot_open, 1);
+	s->json_len = 2;
+	for (i = 0; i < s->n_parts; i++) {
+		p = s->parts[i];
+		if (!p->json)
+			continue;
+		if (kept++ > 0)
+			pieces_put(s->json_pieces, &s->n_json_pieces, snapshot_comma, 1);
+		pieces_put(s->json_pieces, &s->n_json_pieces, p->json, p->json_len);
+		s->json_len += p->json_len + (kept > 1);
+		if (s->json_len > SNAPSHOT_MAX_JSON_BYTES)
+			return -EMSGSIZE;
+	}
+	pieces_put(s->json_pieces, &s->n_json_pieces, snapshot_close, 1);
+	return 0;
+}
+
+/* The same answer as one gzip member, when every part with groups has its
+ * deflate segment. */
+static int snapshot_gzip_pieces(struct snapshot *s)
+{
+	struct snapshot_gzip_member m;
+	size_t i;
+
+	for (i = 0; i < s->n_parts; i++)
+		if (s->parts[i]->json && !s->parts[i]->deflate)
+			return 0; /* served uncompressed */
+	s->gzip_pieces = calloc(2 * s->n_parts + 6, sizeof(*s->gzip_pieces));
+	if (!s->gzip_pieces)
+		return -ENOMEM;
+	snapshot_gzip_member_begin(&m, s->gzip_pieces);
+	for (i = 0; i < s->n_parts; i++)
+		if (s->parts[i]->json)
+			snapshot_gzip_member_add(&m, s->parts[i]->deflate, s->parts[i]->deflate_len,
+						 s->parts[i]->crc, s->parts[i]->json_len);
+	snapshot_gzip_member_end(&m, s->gzip_trailer);
+	s->n_gzip_pieces = m.n_pieces;
+	s->gzip_len = m.len;
+	return 0;
+}
+
+int snapshot_json_copy(const struct snapshot *s, char **ret, size_t *ret_len)
+{
+	char *out = malloc(s->json_len + 1);
+	size_t i, len = 0;
+
+	if (!out)
+		return -ENOMEM;
+	for (i = 0; i < s->n_json_pieces; i++) {
+		memcpy(out + len, s->json_pieces[i].p, s->json_pieces[i].len);
+		len += s->json_pieces[i].len;
+	}
+	out[len] = '\0';
+	*ret = out;
+	*ret_len = len;
+	return 0;
+}
+
+/* ---- snapshots: lifetime ---- */
 
 static void snapshot_free(struct snapshot *s)
 {
 	size_t i;
 
-	free(s->json);
+	for (i = 0; i < s->n_parts; i++)
+		snapshot_part_unref(s->parts[i]);
+	free(s->parts);
 	free(s->groups);
-	for (i = 0; i < s->n_names; i++)
-		free(s->names[i]);
 	free(s->names);
 	free(s->services);
-	for (i = 0; i < s->n_skips; i++) {
-		free(s->skips[i].instance_id);
-		free(s->skips[i].detail);
-	}
 	free(s->skips);
-	snapshot_gzip_free(s->gzip);
+	free(s->json_pieces);
+	free(s->gzip_pieces);
 	free(s);
 }
 
-int snapshot_new(const struct target_set *ts, int64_t refreshed_at_unix, struct snapshot **ret)
+int snapshot_assemble(struct snapshot_part *const *parts, size_t n_parts, int64_t refreshed_at_unix,
+		      struct snapshot **ret)
 {
 	struct snapshot *s;
+	size_t i;
 	int r;
 
 	s = calloc(1, sizeof(*s));
@@ -337,23 +602,54 @@ int snapshot_new(const struct target_set *ts, int64_t refreshed_at_unix, struct 
 		return -ENOMEM;
 	atomic_init(&s->refcount, 1);
 	s->refreshed_at_unix = refreshed_at_unix;
-	memcpy(s->skipped, ts->skipped, sizeof(s->skipped));
-	s->invalid_knobs = ts->invalid_knobs;
-	s->label_collisions = ts->label_collisions;
-	s->invalid_utf8 = ts->invalid_utf8;
-	r = snapshot_index_services(s, ts);
+	s->parts = calloc(n_parts + 1, sizeof(*s->parts));
+	if (!s->parts) {
+		free(s);
+		return -ENOMEM;
+	}
+	for (i = 0; i < n_parts; i++)
+		s->parts[s->n_parts++] = snapshot_part_ref(parts[i]);
+	r = snapshot_index(s);
 	if (r >= 0)
-		r = snapshot_render(s, ts);
+		r = snapshot_json_pieces(s);
 	if (r >= 0)
-		r = snapshot_copy_skips(s, ts);
-	if (r >= 0)
-		r = snapshot_gzip_new(s, &s->gzip);
+		r = snapshot_gzip_pieces(s);
 	if (r < 0) {
 		snapshot_free(s);
 		return r;
 	}
 	*ret = s;
 	return 0;
+}
+
+/* Every target, skip and note of ts must belong to one of its services. */
+static bool ranges_cover(const struct target_set *ts, const struct part_range *rg)
+{
+	return rg->t0 == ts->n_targets && rg->k0 == ts->n_skips && rg->n0 == ts->n_notes;
+}
+
+int snapshot_new(const struct target_set *ts, int64_t refreshed_at_unix, struct snapshot **ret)
+{
+	struct snapshot_part **parts = calloc(ts->n_services + 1, sizeof(*parts));
+	struct part_range rg = { 0 };
+	size_t i, n = 0;
+	int r = parts ? 0 : -ENOMEM;
+
+	for (i = 0; r >= 0 && i < ts->n_services; i++) {
+		part_range_find(ts, ts->services[i].svc, false, &rg);
+		r = part_from_range(ts, i, &rg, 0, &parts[n]);
+		if (r >= 0)
+			n++;
+		rg = (struct part_range){ rg.t1, rg.t1, rg.k1, rg.k1, rg.n1, rg.n1 };
+	}
+	if (r >= 0 && !ranges_cover(ts, &rg))
+		r = -EINVAL; /* a target or skip of a service not listed */
+	if (r >= 0)
+		r = snapshot_assemble(parts, n, refreshed_at_unix, ret);
+	for (i = 0; i < n; i++)
+		snapshot_part_unref(parts[i]);
+	free(parts);
+	return r;
 }
 
 struct snapshot *snapshot_ref(struct snapshot *s)

@@ -426,6 +426,7 @@ static int label_value(struct build *b, const char *value, const char **ret)
 		return 0;
 	}
 	b->ts->invalid_utf8++;
+	b->ts->services[b->cur].invalid_utf8++;
 	return arena_utf8_copy(b->ts->arena, value, len, ret);
 }
 
@@ -580,6 +581,7 @@ __attribute__((format(printf, 2, 3))) static int knob_bad(struct build *b, const
 	int r;
 
 	b->ts->invalid_knobs++;
+	b->ts->services[b->cur].invalid_knobs++;
 	va_start(ap, fmt);
 	r = note_vprintf(b, fmt, ap);
 	va_end(ap);
@@ -680,6 +682,7 @@ static int kv_labels(struct build *b, const char *prefix, const struct kv *kv, s
 		rl = &b->ranked[i];
 		if (kept && kept->key == rl->key) { /* interned: equal keys, equal pointers */
 			b->ts->label_collisions++;
+			b->ts->services[b->cur].label_collisions++;
 			if (note_tags)
 				r = note_printf(b,
 						"tag \"%.*s\" dropped: its label name is "
@@ -718,7 +721,7 @@ static int service_begin(struct build *b, const struct cm_namespace *ns,
 		return -ENOMEM;
 	ts->services = p;
 	b->cur = ts->n_services++;
-	ts->services[b->cur] = (struct target_service){ ns, svc, 0, 0 };
+	ts->services[b->cur] = (struct target_service){ .ns = ns, .svc = svc };
 	b->ns = ns;
 	b->svc = svc;
 	b->path = tag(b, "METRICS_PATH");
@@ -1130,12 +1133,12 @@ static void build_done(struct build *b)
 	free(b->ranked);
 }
 
-int targets_build(const struct inventory *inv, const struct target_options *opts,
-		  struct target_set **ret)
+/* Builds the services that each() yields into a new set. */
+static int targets_build_some(const struct target_options *opts,
+			      int (*each)(struct build *b, const void *what), const void *what,
+			      struct target_set **ret)
 {
 	struct build b = { .opts = opts };
-	const struct cm_namespace *ns;
-	size_t i, j;
 	int r = -ENOMEM;
 
 	/* Inputs are bounded by the AWS response caps; the scratch needs none. */
@@ -1143,12 +1146,7 @@ int targets_build(const struct inventory *inv, const struct target_options *opts
 	b.ts = calloc(1, sizeof(*b.ts));
 	if (!b.ts || !(b.ts->arena = calloc(1, sizeof(*b.ts->arena))))
 		goto out;
-	r = 0;
-	for (i = 0; r >= 0 && i < inv->n_namespaces; i++) {
-		ns = inv->namespaces[i];
-		for (j = 0; r >= 0 && j < ns->n_services; j++)
-			r = service_build(&b, ns, ns->services[j]);
-	}
+	r = each(&b, what);
 	if (r < 0)
 		goto out;
 	*ret = b.ts;
@@ -1156,4 +1154,45 @@ int targets_build(const struct inventory *inv, const struct target_options *opts
 out:
 	build_done(&b);
 	return r;
+}
+
+static int build_inventory(struct build *b, const void *what)
+{
+	const struct inventory *inv = what;
+	const struct cm_namespace *ns;
+	size_t i, j;
+	int r = 0;
+
+	for (i = 0; r >= 0 && i < inv->n_namespaces; i++) {
+		ns = inv->namespaces[i];
+		for (j = 0; r >= 0 && j < ns->n_services; j++)
+			r = service_build(b, ns, ns->services[j]);
+	}
+	return r;
+}
+
+int targets_build(const struct inventory *inv, const struct target_options *opts,
+		  struct target_set **ret)
+{
+	return targets_build_some(opts, build_inventory, inv, ret);
+}
+
+struct one_service {
+	const struct cm_namespace *ns;
+	const struct cm_service *svc;
+};
+
+static int build_one_service(struct build *b, const void *what)
+{
+	const struct one_service *one = what;
+
+	return service_build(b, one->ns, one->svc);
+}
+
+int targets_build_service(const struct cm_namespace *ns, const struct cm_service *svc,
+			  const struct target_options *opts, struct target_set **ret)
+{
+	struct one_service one = { ns, svc };
+
+	return targets_build_some(opts, build_one_service, &one, ret);
 }

@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * test-answer: filtered answers assembled from a snapshot. For many
- * selections of groups, the JSON answer must equal "[" + the groups joined
- * by "," + "]" and parse, and the gzip answer must inflate (zlib, which
- * checks the gzip trailer's CRC-32 and length) to exactly that. Pieces
- * must point into the snapshot (no copy), and runs of groups must be one
- * piece.
+ * test-answer: filtered answers assembled from a snapshot of parts. For
+ * many selections of groups, the JSON answer must equal "[" + the kept
+ * groups joined by "," + "]" and parse; when the selection keeps every
+ * part whole or not at all (namespace and service filters), the gzip
+ * answer must inflate (zlib, which checks the gzip trailer's CRC-32 and
+ * length) to exactly that, and when it cuts through a part (a shard) the
+ * answer must be that JSON instead. Pieces must point into the snapshot's
+ * parts (no copy), runs of groups within a part must be one piece, and
+ * parts must be joined by exactly one comma.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -21,7 +24,9 @@
 #include "snapshot_gzip.h"
 #include "test.h"
 
-#define N_TARGETS 60
+#define N_TARGETS  60
+#define N_SERVICES 6
+#define PER_SVC	   (N_TARGETS / N_SERVICES)
 
 /* ---- a snapshot of N_TARGETS targets in 3 namespaces, 6 services ---- */
 
@@ -30,27 +35,29 @@ static struct cm_namespace namespaces[3] = {
 	{ .id = "ns-2", .name = "beta" },
 	{ .id = "ns-3", .name = "gamma" },
 };
-static struct cm_service svcs[6] = {
+static struct cm_service svcs[N_SERVICES] = {
 	{ .id = "srv-1", .name = "api" }, { .id = "srv-2", .name = "web" },
 	{ .id = "srv-3", .name = "api" }, { .id = "srv-4", .name = "db" },
 	{ .id = "srv-5", .name = "web" }, { .id = "srv-6", .name = "cache" },
 };
-static struct target_service services[6];
+static struct target_service services[N_SERVICES];
 static struct target targets[N_TARGETS];
 static struct target_label labels[N_TARGETS][3];
 static char addresses[N_TARGETS][32], values[N_TARGETS][64];
 
-static struct snapshot *make_snapshot(size_t n)
+/* The target set of the first n targets (services in order, PER_SVC
+ * targets each). */
+static struct target_set make_set(size_t n)
 {
 	struct target_set ts = { .targets = targets, .n_targets = n, .services = services };
-	struct snapshot *s = NULL;
 	size_t i, svc;
 
-	for (i = 0; i < 6; i++)
-		services[i] = (struct target_service){ &namespaces[i / 2], &svcs[i], 0, 0 };
-	ts.n_services = 6;
+	for (i = 0; i < N_SERVICES; i++)
+		services[i] =
+		    (struct target_service){ &namespaces[i / 2], &svcs[i], 0, 0, 0, 0, 0 };
+	ts.n_services = N_SERVICES;
 	for (i = 0; i < n; i++) {
-		svc = i * 6 / n; /* services in order, 10 targets each */
+		svc = i / PER_SVC;
 		snprintf(addresses[i], sizeof(addresses[i]), "10.0.%zu.%zu:%zu", svc, i, 9000 + i);
 		snprintf(values[i], sizeof(values[i]), "value \"%zu\" \xe2\x9c\x93 %.*s", i,
 			 (int)(i % 20), "abcdefghijklmnopqrstuvwxyz");
@@ -61,16 +68,25 @@ static struct snapshot *make_snapshot(size_t n)
 					      &svcs[svc],   "i-1",     "app" };
 		services[svc].targets++;
 	}
+	return ts;
+}
+
+static struct snapshot *make_snapshot(size_t n)
+{
+	struct target_set ts = make_set(n);
+	struct snapshot *s = NULL;
+
 	if (snapshot_new(&ts, 1700000000, &s) < 0)
 		return NULL;
 	return s;
 }
 
-/* ---- selections ---- */
+/* ---- selections, by group index (group i is target i) ---- */
 
 struct selection {
 	const char *name;
 	bool (*keep)(size_t i);
+	bool whole_parts; /* keeps every part whole or not at all */
 };
 
 static bool keep_none(size_t i)
@@ -109,17 +125,42 @@ static bool keep_scattered(size_t i)
 {
 	return (i * 2654435761u) % 7 < 3;
 }
+static bool keep_across(size_t i)
+{
+	return i >= 7 && i < 13; /* the end of part 0, the start of part 1 */
+}
+static bool keep_part_3(size_t i)
+{
+	return i / PER_SVC == 3;
+}
+static bool keep_parts_0_2_5(size_t i)
+{
+	return i / PER_SVC == 0 || i / PER_SVC == 2 || i / PER_SVC == 5;
+}
+static bool keep_parts_1_2(size_t i)
+{
+	return i / PER_SVC == 1 || i / PER_SVC == 2;
+}
+static bool keep_all_but_last(size_t i)
+{
+	return i != N_TARGETS - 1;
+}
 
 static const struct selection selections[] = {
-	{ "none", keep_none },
-	{ "all", keep_all },
-	{ "first", keep_first },
-	{ "last", keep_last },
-	{ "middle", keep_middle },
-	{ "odd", keep_odd },
-	{ "every third", keep_every_third },
-	{ "runs", keep_runs },
-	{ "scattered", keep_scattered },
+	{ "none", keep_none, true },
+	{ "all", keep_all, true },
+	{ "first", keep_first, false },
+	{ "last", keep_last, false },
+	{ "middle", keep_middle, false },
+	{ "odd", keep_odd, false },
+	{ "every third", keep_every_third, false },
+	{ "runs", keep_runs, false },
+	{ "scattered", keep_scattered, false },
+	{ "across parts", keep_across, false },
+	{ "part 3", keep_part_3, true },
+	{ "parts 0, 2, 5", keep_parts_0_2_5, true },
+	{ "parts 1, 2", keep_parts_1_2, true },
+	{ "all but the last", keep_all_but_last, false },
 };
 
 static bool keep_group(const struct snapshot *s, const struct snapshot_group *g, void *userdata)
@@ -145,7 +186,7 @@ static char *expected(const struct snapshot *s, const struct selection *sel, siz
 			continue;
 		if (!first)
 			buf_putc(&b, ',');
-		buf_append(&b, s->json + s->groups[i].offset, s->groups[i].len);
+		buf_append(&b, snapshot_group_json(s, &s->groups[i]), s->groups[i].len);
 		first = false;
 	}
 	buf_putc(&b, ']');
@@ -161,6 +202,10 @@ static unsigned char *concat(const struct answer *a)
 		memcpy(out + n, a->pieces[i].p, a->pieces[i].len);
 		n += a->pieces[i].len;
 	}
+	if (out && n != a->len) {
+		free(out);
+		return NULL;
+	}
 	return out;
 }
 
@@ -174,8 +219,10 @@ static char *gunzip(const unsigned char *in, size_t len, size_t *ret_len)
 	char *out = malloc(cap);
 	int zr;
 
-	if (!out || inflateInit2(&zs, 15 + 16) != Z_OK)
+	if (!out || inflateInit2(&zs, 15 + 16) != Z_OK) {
+		free(out);
 		return NULL;
+	}
 	zs.next_in = (unsigned char *)in;
 	zs.avail_in = (uInt)len;
 	zs.next_out = (unsigned char *)out;
@@ -196,7 +243,28 @@ static bool inside(const void *p, size_t len, const void *base, size_t base_len)
 {
 	const char *c = p, *b = base;
 
-	return c >= b && c + len <= b + base_len;
+	return base && c >= b && c + len <= b + base_len;
+}
+
+/* Whether a piece lies in one part's JSON (which), or in its segment. */
+static bool in_part_json(const struct snapshot *s, const struct snapshot_piece *piece)
+{
+	size_t i;
+
+	for (i = 0; i < s->n_parts; i++)
+		if (inside(piece->p, piece->len, s->parts[i]->json, s->parts[i]->json_len))
+			return true;
+	return false;
+}
+
+static bool is_segment(const struct snapshot *s, const struct snapshot_piece *piece)
+{
+	size_t i;
+
+	for (i = 0; i < s->n_parts; i++)
+		if (piece->p == s->parts[i]->deflate && piece->len == s->parts[i]->deflate_len)
+			return true;
+	return false;
 }
 
 /* ---- cases ---- */
@@ -204,16 +272,27 @@ static bool inside(const void *p, size_t len, const void *base, size_t base_len)
 static void test_whole_gzip_inflates_to_json(void)
 {
 	struct snapshot *s = make_snapshot(N_TARGETS);
-	size_t len = 0;
-	char *out;
+	size_t len = 0, gz_len = 0, i;
+	unsigned char *gz;
+	char *out, *json = NULL;
 
-	CHECK(s && s->gzip);
-	out = gunzip(s->gzip->whole, s->gzip->whole_len, &len);
+	CHECK(s && s->gzip_pieces);
+	gz = malloc(s->gzip_len);
+	CHECK(gz);
+	for (i = 0; i < s->n_gzip_pieces; i++) {
+		memcpy(gz + gz_len, s->gzip_pieces[i].p, s->gzip_pieces[i].len);
+		gz_len += s->gzip_pieces[i].len;
+	}
+	CHECK_INT(gz_len, s->gzip_len);
+	out = gunzip(gz, gz_len, &len);
 	CHECK(out != NULL);
+	CHECK_INT(snapshot_json_copy(s, &json, &i), 0);
 	CHECK_INT(len, s->json_len);
-	CHECK(memcmp(out, s->json, len) == 0);
-	CHECK(s->gzip->whole_len < s->json_len / 3);
+	CHECK(memcmp(out, json, len) == 0);
+	CHECK(s->gzip_len < s->json_len / 3);
+	free(json);
 	free(out);
+	free(gz);
 	snapshot_unref(s);
 }
 
@@ -234,36 +313,43 @@ static void check_json(const struct snapshot *s, const struct selection *sel)
 	CHECK(root && json_array_size(root) == a->n_groups);
 	json_decref(root);
 	for (i = 0; i < a->n_pieces; i++)
-		CHECK(a->pieces[i].len == 1 ||
-		      inside(a->pieces[i].p, a->pieces[i].len, s->json, s->json_len));
+		CHECK(a->pieces[i].len == 1 || in_part_json(s, &a->pieces[i]));
 	free(got);
 	free(want);
 	answer_free(a);
 }
 
+/* Asked for gzip: a gzip member of the kept parts' segments when the
+ * selection keeps parts whole, else the same JSON as without gzip. */
 static void check_gzip(const struct snapshot *s, const struct selection *sel)
 {
 	struct answer *a = NULL;
-	size_t want_len, got_len = 0, i, in_segments = 0;
+	size_t want_len, got_len = 0, i, segments = 0;
 	char *want = expected(s, sel, &want_len), *got;
 	unsigned char *raw;
 
 	CHECK_INT(answer_new(s, keep_group, (void *)sel, true, &a), 0);
-	CHECK(a->gzip);
+	CHECK_INT(a->gzip, sel->whole_parts);
 	raw = concat(a);
 	CHECK(raw != NULL);
-	got = gunzip(raw, a->len, &got_len);
+	if (a->gzip) {
+		got = gunzip(raw, a->len, &got_len);
+		free(raw);
+	} else {
+		got = (char *)raw;
+		got_len = a->len;
+	}
 	if (!got)
 		TEST_FAIL("selection %s: not a valid gzip member", sel->name);
 	CHECK(got != NULL);
 	CHECK_INT(got_len, want_len);
 	CHECK(memcmp(got, want, want_len) == 0);
-	for (i = 0; i < a->n_pieces; i++)
-		in_segments += inside(a->pieces[i].p, a->pieces[i].len, s->gzip->segments,
-				      s->gzip->segments_len);
-	CHECK_INT(in_segments, a->n_pieces - 3); /* all but header, end, trailer */
+	for (i = 0; a->gzip && i < a->n_pieces; i++)
+		segments += is_segment(s, &a->pieces[i]);
+	/* header, "[", segments with "," between, "]", end, trailer */
+	if (a->gzip)
+		CHECK_INT(a->n_pieces, segments ? 2 * segments + 4 : 5);
 	free(got);
-	free(raw);
 	free(want);
 	answer_free(a);
 }
@@ -273,7 +359,7 @@ static void test_selections(void)
 	struct snapshot *s = make_snapshot(N_TARGETS);
 	size_t i;
 
-	CHECK(s && s->gzip && s->n_groups == N_TARGETS);
+	CHECK(s && s->gzip_pieces && s->n_groups == N_TARGETS && s->n_parts == N_SERVICES);
 	for (i = 0; i < sizeof(selections) / sizeof(selections[0]); i++) {
 		check_json(s, &selections[i]);
 		check_gzip(s, &selections[i]);
@@ -285,61 +371,218 @@ static void test_selections(void)
 	snapshot_unref(s);
 }
 
-/* Consecutive groups are one piece: a service's targets cost 3 pieces. */
+/* ---- filters by name, as the server's ?namespace= and ?service= ---- */
+
+struct name_filter {
+	const char *namespace_name;
+	const char *service_name; /* or NULL */
+};
+
+static bool keep_named(const struct snapshot *s, const struct snapshot_group *g, void *userdata)
+{
+	const struct name_filter *f = userdata;
+
+	return strcmp(s->names[g->namespace_idx], f->namespace_name) == 0 &&
+	       (!f->service_name || strcmp(s->names[g->service_idx], f->service_name) == 0);
+}
+
+/* The answer of a filter, inflated: the groups of the targets in
+ * [first, first + n), and gzip. */
+static void check_named(const struct snapshot *s, const struct name_filter *f, size_t first,
+			size_t n)
+{
+	struct answer *a = NULL;
+	unsigned char *raw;
+	size_t len = 0, i;
+	char *got;
+	json_t *root;
+
+	CHECK_INT(answer_new(s, keep_named, (void *)f, true, &a), 0);
+	CHECK(a->gzip);
+	CHECK_INT(a->n_groups, n);
+	raw = concat(a);
+	CHECK(raw);
+	got = gunzip(raw, a->len, &len);
+	free(raw);
+	CHECK(got);
+	root = json_loadb(got, len, 0, NULL);
+	free(got);
+	CHECK(root);
+	CHECK_INT(json_array_size(root), n);
+	for (i = 0; i < n; i++)
+		CHECK_STR(json_string_value(json_array_get(
+			      json_object_get(json_array_get(root, i), "targets"), 0)),
+			  addresses[first + i]);
+	json_decref(root);
+	answer_free(a);
+}
+
+/* A namespace or a service keeps whole parts: gzip, and it inflates to
+ * exactly that namespace's or service's targets. */
+static void test_namespace_and_service_gzip(void)
+{
+	static const struct {
+		struct name_filter f;
+		size_t first, n;
+	} cases[] = {
+		{ { "alpha", NULL }, 0, 2 * PER_SVC },		/* api, web */
+		{ { "beta", NULL }, 2 * PER_SVC, 2 * PER_SVC }, /* api, db */
+		{ { "gamma", "cache" }, 5 * PER_SVC, PER_SVC },
+		{ { "alpha", "web" }, PER_SVC, PER_SVC },
+		{ { "beta", "api" }, 2 * PER_SVC, PER_SVC },
+		{ { "delta", NULL }, 0, 0 },
+	};
+	struct snapshot *s = make_snapshot(N_TARGETS);
+	size_t i;
+
+	CHECK(s && s->gzip_pieces);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		check_named(s, &cases[i].f, cases[i].first, cases[i].n);
+		if (test_failed) {
+			printf("# filter %s/%s\n", cases[i].f.namespace_name,
+			       cases[i].f.service_name ? cases[i].f.service_name : "*");
+			break;
+		}
+	}
+	snapshot_unref(s);
+}
+
+/* A shard (hashmod) cuts through parts: JSON, whatever was asked. */
+static bool keep_shard(const struct snapshot *s, const struct snapshot_group *g, void *userdata)
+{
+	return g->address_hash % 3 == *(const uint64_t *)userdata;
+}
+
+static void test_shard_is_json(void)
+{
+	struct snapshot *s = make_snapshot(N_TARGETS);
+	size_t total = 0, i, n;
+	struct answer *a = NULL;
+	uint64_t shard;
+	unsigned char *raw;
+	json_t *root;
+
+	CHECK(s);
+	for (shard = 0; shard < 3; shard++) {
+		for (i = 0, n = 0; i < s->n_groups; i++)
+			n += s->groups[i].address_hash % 3 == shard;
+		CHECK(n > 0 && n < PER_SVC * N_SERVICES);
+		CHECK_INT(answer_new(s, keep_shard, &shard, true, &a), 0);
+		CHECK(!a->gzip);
+		CHECK_INT(a->n_groups, n);
+		raw = concat(a);
+		root = raw ? json_loadb((char *)raw, a->len, 0, NULL) : NULL;
+		free(raw);
+		CHECK(root && json_array_size(root) == n);
+		json_decref(root);
+		total += n;
+		a = answer_free(a);
+	}
+	CHECK_INT(total, N_TARGETS);
+	snapshot_unref(s);
+}
+
+/* Consecutive groups of a part are one piece, with the part's own comma;
+ * groups of different parts, or apart in one, are joined by one static
+ * comma. */
 static void test_runs_are_one_piece(void)
 {
-	const struct selection sel = { "runs", keep_runs };
+	static const struct {
+		struct selection sel;
+		size_t n_pieces, n_groups;
+	} cases[] = {
+		/* "[", 3..8, ",", 20, ",", 55..59, "]" */
+		{ { "runs", keep_runs, false }, 7, 12 },
+		/* "[", 7..9, ",", 10..12, "]" */
+		{ { "across parts", keep_across, false }, 5, 6 },
+		/* "[", part 0, ",", part 2, ",", part 5, "]" */
+		{ { "parts 0, 2, 5", keep_parts_0_2_5, true }, 7, 3 * PER_SVC },
+		/* "[", part 1, ",", part 2, "]": neighbours, still two pieces */
+		{ { "parts 1, 2", keep_parts_1_2, true }, 5, 2 * PER_SVC },
+		/* "[", 1, ",", 3, ..., "]": no run */
+		{ { "odd", keep_odd, false }, 2 * (N_TARGETS / 2) + 1, N_TARGETS / 2 },
+	};
 	struct snapshot *s = make_snapshot(N_TARGETS);
 	struct answer *a = NULL;
+	size_t i, j;
 
 	CHECK(s != NULL);
-	CHECK_INT(answer_new(s, keep_group, (void *)&sel, false, &a), 0);
-	/* "[", 3..8, ",", 20, ",", 55..59, "]" */
-	CHECK_INT(a->n_pieces, 7);
-	CHECK_INT(a->n_groups, 12);
-	answer_free(a);
-	CHECK_INT(answer_new(s, keep_group, (void *)&sel, true, &a), 0);
-	/* header, "[", 3..8 + ",", 20 + ",", 55..59 + "]", end, trailer */
-	CHECK_INT(a->n_pieces, 7);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		CHECK_INT(answer_new(s, keep_group, (void *)&cases[i].sel, false, &a), 0);
+		if (a->n_pieces != cases[i].n_pieces)
+			TEST_FAIL("%s: %zu pieces", cases[i].sel.name, a->n_pieces);
+		CHECK_INT(a->n_pieces, cases[i].n_pieces);
+		CHECK_INT(a->n_groups, cases[i].n_groups);
+		/* every other piece is a separator of one byte */
+		for (j = 0; j < a->n_pieces; j += 2)
+			CHECK(a->pieces[j].len == 1);
+		for (j = 1; j < a->n_pieces; j += 2)
+			CHECK(a->pieces[j].len > 1 && in_part_json(s, &a->pieces[j]));
+		a = answer_free(a);
+	}
+	/* a whole part is its JSON, lent as it is */
+	CHECK_INT(answer_new(s, keep_group, (void *)&cases[2].sel, false, &a), 0);
+	CHECK(a->pieces[1].p == s->parts[0]->json && a->pieces[1].len == s->parts[0]->json_len);
+	CHECK(a->pieces[5].p == s->parts[5]->json);
+	a = answer_free(a);
+	snapshot_unref(s);
+}
+
+/* Parts made plain (SNAPSHOT_PART_PLAIN): gzip is not offered, even for
+ * whole parts; one plain part is enough. */
+static void test_plain_parts(void)
+{
+	const struct selection all = { "all", keep_all, true };
+	struct target_set ts = make_set(N_TARGETS);
+	struct snapshot_part *parts[N_SERVICES] = { NULL };
+	struct snapshot *s = NULL;
+	struct answer *a = NULL;
+	size_t i;
+
+	for (i = 0; i < N_SERVICES; i++)
+		CHECK_INT(snapshot_part_new(&ts, i, i == 4 ? SNAPSHOT_PART_PLAIN : 0, &parts[i]),
+			  0);
+	CHECK_INT(snapshot_assemble(parts, N_SERVICES, 1, &s), 0);
+	for (i = 0; i < N_SERVICES; i++)
+		parts[i] = snapshot_part_unref(parts[i]);
+	CHECK(s->gzip_pieces == NULL);
+	check_json(s, &all);
+	CHECK_INT(answer_new(s, keep_group, (void *)&all, true, &a), 0);
+	CHECK(!a->gzip);
+	CHECK_INT(a->n_groups, N_TARGETS);
 	answer_free(a);
 	snapshot_unref(s);
 }
 
-/* Without gzip forms (a snapshot built by hand), gzip is not offered. */
-static void test_no_gzip_forms(void)
+/* Services without groups (only skips, or nothing) add no comma. */
+static void test_empty_parts(void)
 {
-	const struct selection sel = { "odd", keep_odd };
-	struct snapshot *s = make_snapshot(N_TARGETS);
-	struct snapshot_gzip *g;
-	struct answer *a = NULL;
+	const struct selection all = { "all", keep_all, true };
+	struct snapshot *s = make_snapshot(3 * PER_SVC); /* services 3, 4, 5 empty */
 
-	CHECK(s != NULL);
-	g = s->gzip;
-	s->gzip = NULL;
-	CHECK_INT(answer_new(s, keep_group, (void *)&sel, true, &a), 0);
-	CHECK(!a->gzip);
-	CHECK_INT(a->n_groups, N_TARGETS / 2);
-	answer_free(a);
-	s->gzip = g;
+	CHECK(s && s->n_parts == N_SERVICES && s->n_groups == 3 * PER_SVC);
+	check_json(s, &all);
+	check_gzip(s, &all);
 	snapshot_unref(s);
 }
 
 static void test_empty_snapshot(void)
 {
-	const struct selection sel = { "all", keep_all };
+	const struct selection sel = { "all", keep_all, true };
 	struct snapshot *s = make_snapshot(0);
 	struct answer *a = NULL;
 	unsigned char *raw;
 	size_t len = 0;
 	char *got;
 
-	CHECK(s && s->gzip);
+	CHECK(s && s->gzip_pieces);
 	CHECK_INT(answer_new(s, keep_group, (void *)&sel, false, &a), 0);
 	raw = concat(a);
 	CHECK(a->len == 2 && memcmp(raw, "[]", 2) == 0);
 	free(raw);
 	answer_free(a);
 	CHECK_INT(answer_new(s, keep_group, (void *)&sel, true, &a), 0);
+	CHECK(a->gzip);
 	raw = concat(a);
 	got = gunzip(raw, a->len, &len);
 	CHECK(got && len == 2 && memcmp(got, "[]", 2) == 0);
@@ -353,6 +596,7 @@ static void test_empty_snapshot(void)
 int main(void)
 {
 	return TEST_MAIN(TEST_CASE(test_whole_gzip_inflates_to_json), TEST_CASE(test_selections),
-			 TEST_CASE(test_runs_are_one_piece), TEST_CASE(test_no_gzip_forms),
-			 TEST_CASE(test_empty_snapshot));
+			 TEST_CASE(test_namespace_and_service_gzip), TEST_CASE(test_shard_is_json),
+			 TEST_CASE(test_runs_are_one_piece), TEST_CASE(test_plain_parts),
+			 TEST_CASE(test_empty_parts), TEST_CASE(test_empty_snapshot));
 }

@@ -392,6 +392,19 @@ static struct snapshot *parse_ok(const char *text, int64_t at)
 	return s;
 }
 
+/* The whole answer of s, valid until the next call. */
+static const char *json_of(const struct snapshot *s)
+{
+	static char *json;
+	size_t len;
+
+	free(json);
+	json = NULL;
+	if (snapshot_json_copy(s, &json, &len) < 0)
+		abort();
+	return json;
+}
+
 static const char *name_of(const struct snapshot *s, uint32_t idx)
 {
 	return idx < s->n_names ? s->names[idx] : "(out of range)";
@@ -402,13 +415,14 @@ static bool group_is(const struct snapshot *s, size_t i, const char *json, const
 {
 	const struct snapshot_group *g = &s->groups[i];
 	uint64_t hash;
-	json_t *root = json_loadb(s->json + g->offset, g->len, 0, NULL);
+	json_t *root = json_loadb(snapshot_group_json(s, g), g->len, 0, NULL);
 	const char *addr = json_string_value(json_array_get(json_object_get(root, "targets"), 0));
 	bool ok = addr && snapshot_address_hash(addr, strlen(addr), &hash) == 0 &&
 		  hash == g->address_hash;
 
 	json_decref(root);
-	return ok && g->len == strlen(json) && memcmp(s->json + g->offset, json, g->len) == 0 &&
+	return ok && g->len == strlen(json) &&
+	       memcmp(snapshot_group_json(s, g), json, g->len) == 0 &&
 	       strcmp(name_of(s, g->namespace_idx), ns) == 0 &&
 	       strcmp(name_of(s, g->service_idx), svc) == 0;
 }
@@ -423,21 +437,22 @@ static bool group_is(const struct snapshot *s, size_t i, const char *json, const
 	"{\"targets\":[\"[fd00::1]:9100\"],\"labels\":{\"__meta_cloudmap_namespace_name\":" \
 	"\"prod\",\"__meta_cloudmap_service_name\":\"web\"}}"
 
-/* Our own output (compact, one target a group) comes back byte for byte. */
+/* Our own output (compact, one target a group, each service's groups
+ * together) comes back byte for byte. */
 static void test_parse_round_trip(void)
 {
-	const char *text = "[" G_API1 "," G_WEB "," G_API2 "]";
+	const char *text = "[" G_API1 "," G_API2 "," G_WEB "]";
 	struct snapshot *s = parse_ok(text, 1700000000);
 
 	CHECK(s != NULL);
 	CHECK_INT(s->json_len, strlen(text));
-	CHECK_STR(s->json, text);
+	CHECK_STR(json_of(s), text);
 	CHECK(s->warm_start);
 	CHECK_INT(s->refreshed_at_unix, 1700000000);
 	CHECK_INT(s->n_groups, 3);
 	CHECK(group_is(s, 0, G_API1, "prod", "api"));
-	CHECK(group_is(s, 1, G_WEB, "prod", "web"));
-	CHECK(group_is(s, 2, G_API2, "prod", "api"));
+	CHECK(group_is(s, 1, G_API2, "prod", "api"));
+	CHECK(group_is(s, 2, G_WEB, "prod", "web"));
 	CHECK_INT(s->n_names, 3); /* "prod" interned once */
 	CHECK_INT(s->n_services, 2);
 	CHECK_STR(name_of(s, s->services[0].service_idx), "api");
@@ -446,6 +461,22 @@ static void test_parse_round_trip(void)
 	CHECK_INT(s->services[1].targets, 1);
 	CHECK_INT(s->n_skips, 0);
 	CHECK_INT(atomic_load(&s->refcount), 1);
+	CHECK(s->gzip_pieces != NULL); /* served compressed too */
+	snapshot_unref(s);
+}
+
+/* A file whose services' groups are interleaved is served one service
+ * after the other, in the order services first appear. */
+static void test_parse_interleaved_services(void)
+{
+	const char *text = "[" G_API1 "," G_WEB "," G_API2 "]";
+	struct snapshot *s = parse_ok(text, 1700000000);
+
+	CHECK(s != NULL);
+	CHECK_STR(json_of(s), "[" G_API1 "," G_API2 "," G_WEB "]");
+	CHECK_INT(s->n_services, 2);
+	CHECK_INT(s->services[0].targets, 2);
+	CHECK_INT(s->services[1].targets, 1);
 	snapshot_unref(s);
 }
 
@@ -458,9 +489,9 @@ static void test_parse_other_layouts(void)
 	struct snapshot *s = parse_ok(text, 5);
 
 	CHECK(s != NULL);
-	CHECK_STR(s->json, "[{\"targets\":[\"a:1\"],\"labels\":{\"job\":\"x\"}},"
-			   "{\"targets\":[\"b:2\"],\"labels\":{\"job\":\"x\"}},"
-			   "{\"targets\":[\"c:3\"],\"labels\":{}}]");
+	CHECK_STR(json_of(s), "[{\"targets\":[\"a:1\"],\"labels\":{\"job\":\"x\"}},"
+			      "{\"targets\":[\"b:2\"],\"labels\":{\"job\":\"x\"}},"
+			      "{\"targets\":[\"c:3\"],\"labels\":{}}]");
 	CHECK_INT(s->n_groups, 3);
 	CHECK(group_is(s, 0, "{\"targets\":[\"a:1\"],\"labels\":{\"job\":\"x\"}}", "", ""));
 	CHECK(group_is(s, 1, "{\"targets\":[\"b:2\"],\"labels\":{\"job\":\"x\"}}", "", ""));
@@ -475,7 +506,7 @@ static void test_parse_empty_array(void)
 	struct snapshot *s = parse_ok(" [ ] ", 0);
 
 	CHECK(s != NULL);
-	CHECK_STR(s->json, "[]");
+	CHECK_STR(json_of(s), "[]");
 	CHECK_INT(s->json_len, 2);
 	CHECK_INT(s->n_groups, 0);
 	CHECK_INT(s->n_services, 0);
@@ -492,7 +523,7 @@ static void test_parse_escapes(void)
 	json_t *back;
 
 	CHECK(s != NULL);
-	back = json_loadb(s->json, s->json_len, 0, NULL);
+	back = json_loadb(json_of(s), s->json_len, 0, NULL);
 	CHECK(back != NULL);
 	CHECK_STR(json_string_value(
 		      json_array_get(json_object_get(json_array_get(back, 0), "targets"), 0)),
@@ -579,18 +610,18 @@ static void test_parse_huge(void)
 int main(void)
 {
 	json_object_seed(1);
-	return TEST_MAIN(TEST_CASE(test_write_creates_and_replaces),
-			 TEST_CASE(test_write_relative_path),
-			 TEST_CASE(test_write_missing_directory),
-			 TEST_CASE(test_write_over_directory_removes_temp),
-			 TEST_CASE(test_write_unwritable_directory),
-			 TEST_CASE(test_concurrent_reader_sees_whole_files),
-			 TEST_CASE(test_checker_catches_partial_files),
-			 TEST_CASE(test_writer_writes_only_changes), TEST_CASE(test_writer_seed),
-			 TEST_CASE(test_writer_counts_failures_and_retries), TEST_CASE(test_read),
-			 TEST_CASE(test_read_huge_file), TEST_CASE(test_parse_round_trip),
-			 TEST_CASE(test_parse_other_layouts), TEST_CASE(test_parse_empty_array),
-			 TEST_CASE(test_parse_escapes), TEST_CASE(test_parse_corrupt),
-			 TEST_CASE(test_parse_deep_nesting), TEST_CASE(test_parse_wrong_shape),
-			 TEST_CASE(test_parse_huge));
+	return TEST_MAIN(
+	    TEST_CASE(test_write_creates_and_replaces), TEST_CASE(test_write_relative_path),
+	    TEST_CASE(test_write_missing_directory),
+	    TEST_CASE(test_write_over_directory_removes_temp),
+	    TEST_CASE(test_write_unwritable_directory),
+	    TEST_CASE(test_concurrent_reader_sees_whole_files),
+	    TEST_CASE(test_checker_catches_partial_files),
+	    TEST_CASE(test_writer_writes_only_changes), TEST_CASE(test_writer_seed),
+	    TEST_CASE(test_writer_counts_failures_and_retries), TEST_CASE(test_read),
+	    TEST_CASE(test_read_huge_file), TEST_CASE(test_parse_round_trip),
+	    TEST_CASE(test_parse_interleaved_services), TEST_CASE(test_parse_other_layouts),
+	    TEST_CASE(test_parse_empty_array), TEST_CASE(test_parse_escapes),
+	    TEST_CASE(test_parse_corrupt), TEST_CASE(test_parse_deep_nesting),
+	    TEST_CASE(test_parse_wrong_shape), TEST_CASE(test_parse_huge));
 }

@@ -41,8 +41,8 @@ enum { NS_PROD, SVC_API, SVC_WORKER, NS_EVIL, SVC_EVIL, N_NAMES };
 
 static char name_prod[] = "prod", name_api[] = "api", name_worker[] = "worker",
 	    name_evil_ns[] = EVIL_NS, name_evil_svc[] = EVIL_SVC;
-static char *fixture_names[N_NAMES] = { name_prod, name_api, name_worker, name_evil_ns,
-					name_evil_svc };
+static const char *fixture_names[N_NAMES] = { name_prod, name_api, name_worker, name_evil_ns,
+					      name_evil_svc };
 
 static char id_path[] = "i-path", id_w1[] = "i-worker-1", id_w2[] = "i-worker-2",
 	    id_evil[] = EVIL_ID, id_port[] = "i-port";
