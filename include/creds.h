@@ -13,11 +13,26 @@
  * minutes before they expire and keeps using still-valid ones when a
  * refresh fails.
  *
+ * The cache backs off after a failed fetch: it does not ask its source
+ * again for CREDS_RETRY_BACKOFF_MIN_SEC, doubling after each further
+ * failure up to CREDS_RETRY_BACKOFF_MAX_SEC (creds_providers.h), and
+ * resetting on success. Meanwhile it serves the cached credentials while
+ * they are valid, and once they have expired (or when there never were
+ * any) it answers the last failure from memory, the same errno and the same
+ * creds_failure, without calling the endpoint. Credentials that a source
+ * returns already expired (expires_at_unix at or before now) are refused:
+ * the fetch fails with -EKEYEXPIRED, and backs off like any failure.
+ *
  * Chain policy (as botocore): the first provider that is *configured* (its
  * environment variables or profile keys are present) decides; if it then
  * fails, the chain stops with its error rather than falling through to a
  * different identity. A provider that is not configured answers -ENOENT and
  * the chain moves on. See docs/ARCHITECTURE.md.
+ *
+ * Why a fetch failed, beyond its errno, comes back in a struct
+ * creds_failure: the name of the provider that failed (not the chain's or
+ * the cache's) and, when known, a detail such as curl's "SSL certificate
+ * problem: ...", for the caller's log line.
  *
  * Providers and the chain are used by one thread at a time (the refresher;
  * main while it starts up). Secrets never appear in error strings or logs.
@@ -72,19 +87,40 @@ struct creds_context {
 	const char *sts_endpoint;    /* e.g. "https://sts.us-east-1.amazonaws.com" */
 };
 
+/* Why a fetch failed, for a log line; holds no secret. */
+struct creds_failure {
+	/* Static name of the provider that failed, e.g. "ecs", "imds",
+	 * "web-identity"; a chain or cache passes on the name of the one
+	 * behind it that decided. */
+	const char *provider;
+	/* What went wrong beyond the errno, e.g. "SSL certificate problem:
+	 * unable to get local issuer certificate"; "" when nothing more is
+	 * known. */
+	char detail[256];
+};
+
 struct creds_provider {
 	const char *name;
 	/* Returns 0 and a new reference in *ret; -ENOENT when this source is
 	 * not configured; another negative errno when it is configured but
 	 * failed (-EACCES refused, -EINVAL bad configuration, -EBADMSG bad
-	 * answer, or a transport error from http.h). */
-	int (*fetch)(struct creds_provider *p, struct creds **ret);
+	 * answer, -EKEYEXPIRED answered already expired credentials (the
+	 * cache), or a transport error from http.h). why is never NULL and
+	 * arrives zeroed; on failure the provider may fill it (a provider that
+	 * leaves why->provider NULL is named by creds_provider_fetch_why()). */
+	int (*fetch)(struct creds_provider *p, struct creds **ret, struct creds_failure *why);
 	/* Frees the provider. */
 	void (*free)(struct creds_provider *p);
 };
 
 /* Fetches from p; see creds_provider.fetch. */
 int creds_provider_fetch(struct creds_provider *p, struct creds **ret);
+
+/* The same, and when it fails, *why (if why is not NULL) says which
+ * provider failed (never NULL then) and, when known, in what words; on
+ * success *why is zeroed. */
+int creds_provider_fetch_why(struct creds_provider *p, struct creds **ret,
+			     struct creds_failure *why);
 
 /* Frees p; accepts NULL; returns NULL. */
 struct creds_provider *creds_provider_free(struct creds_provider *p);

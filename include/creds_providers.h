@@ -27,12 +27,14 @@
 #define CREDS_TOKEN_FILE_MAX_BYTES  (64u << 10)
 #define CREDS_RESPONSE_MAX_BYTES    (64u << 10)
 
-/* The cache's back-off: after a failed refresh while the cached credentials
- * are still valid, the next attempt waits this long, doubling up to the
- * maximum. After a successful refresh the next one waits at least the
- * minimum, so credentials handed out already inside the refresh window do
- * not cause a call per fetch. Expired credentials are never served, back-off
- * or not. */
+/* The cache's back-off: after a failed fetch the next attempt waits this
+ * long, doubling after each further failure up to the maximum (5, 10, 20,
+ * 40, 60, 60 ... seconds); a success resets it. Meanwhile still-valid
+ * cached credentials are served, and without them the last failure is
+ * answered from memory. After a successful refresh the next one waits at
+ * least the minimum, so credentials handed out already inside the refresh
+ * window do not cause a call per fetch. Expired credentials are never
+ * served, back-off or not. */
 #define CREDS_RETRY_BACKOFF_MIN_SEC 5
 #define CREDS_RETRY_BACKOFF_MAX_SEC 60
 
@@ -107,6 +109,12 @@ int creds_webid_assume(const struct creds_context *ctx, const char *token_file,
 		       const char *role_arn, const char *session_name, const char *provider,
 		       struct creds **ret);
 
+/* The same; on failure, when why is not NULL, why->detail may say more
+ * (the transport's words, e.g. a TLS certificate problem). */
+int creds_webid_assume_why(const struct creds_context *ctx, const char *token_file,
+			   const char *role_arn, const char *session_name, const char *provider,
+			   struct creds **ret, struct creds_failure *why);
+
 /*
  * ECS container endpoint ("ecs"). AWS_CONTAINER_CREDENTIALS_RELATIVE_URI
  * (GET http://169.254.170.2<uri>; it must start with '/') wins over
@@ -152,7 +160,10 @@ struct creds_provider *creds_chain_of(struct creds_provider *const *providers, s
 
 /* The caching wrapper documented in creds.h, with the back-off above.
  * Steals inner, even when it returns NULL (ENOMEM, or inner is NULL).
- * Errors of inner pass through unless still-valid credentials are cached. */
+ * Errors of inner (and its creds_failure) pass through unless still-valid
+ * credentials are cached; during a back-off they are answered again from
+ * memory. Credentials inner returns already expired: -EKEYEXPIRED, the
+ * failure naming their provider. */
 struct creds_provider *creds_cache_new(const struct creds_context *ctx,
 				       struct creds_provider *inner);
 
@@ -179,6 +190,12 @@ char *creds_secret_free(char *s);
 
 /* Wipes the bytes of b (a response that held secrets), then buf_done(). */
 void creds_buf_wipe(struct buf *b);
+
+struct http_response;
+
+/* Copies the transport's words on a failed transfer (resp->error) into
+ * why->detail; accepts a NULL why. */
+void creds_failure_from_http(struct creds_failure *why, const struct http_response *resp);
 
 /* Parses an ISO-8601 UTC time as AWS writes it: YYYY-MM-DDTHH:MM:SS, then
  * optional fractional seconds, then Z or +HH:MM/-HH:MM. Exactly n bytes.

@@ -54,6 +54,11 @@ struct http_response {
 	long status;	    /* HTTP status code */
 	struct buf body;    /* capped at the request's max_response_bytes */
 	struct buf headers; /* raw header lines of the final response, capped */
+	/* Why the transfer failed, for a log line, when perform() or
+	 * http_exchange_complete() returned a transport error: curl's words,
+	 * e.g. "SSL certificate problem: self-signed certificate". Empty
+	 * otherwise. Never holds a header or a body, so no secret. */
+	char error[CURL_ERROR_SIZE];
 };
 
 /* Process-wide settings of the curl-based transport. */
@@ -75,7 +80,8 @@ struct http_transport {
 	 * Returns 0 when a response arrived, whatever its status, or a negative
 	 * errno: -ETIMEDOUT, -ECONNREFUSED, -ECONNRESET, -EHOSTUNREACH (name
 	 * did not resolve), -EMSGSIZE (response over its cap), -EPERM (TLS
-	 * verification failed), -EINVAL (bad URL), -ENOMEM, -EPROTO. */
+	 * verification failed), -EINVAL (bad URL), -ENOMEM, -EPROTO. On a
+	 * transport error resp->error says why in words. */
 	int (*perform)(struct http_transport *t, const struct http_request *req,
 		       struct http_response *resp);
 	/* Frees the transport. */
@@ -101,7 +107,8 @@ int http_exchange_new(const struct http_options *opts, const struct http_request
 CURL *http_exchange_easy(struct http_exchange *x);
 
 /* Records how the transfer ended (the CURLcode from curl_multi_info_read).
- * Returns 0 when a response arrived, or a negative errno as perform(). */
+ * Returns 0 when a response arrived, or a negative errno as perform(), with
+ * the response's error text set. */
 int http_exchange_complete(struct http_exchange *x, CURLcode code);
 
 /* The response of a completed exchange; owned by the exchange. */

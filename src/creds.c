@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -22,6 +23,7 @@
 #include "buf.h"
 #include "creds.h"
 #include "creds_providers.h"
+#include "http.h"
 
 struct creds_chain {
 	struct creds_provider base;
@@ -33,9 +35,11 @@ struct creds_cache {
 	struct creds_provider base;
 	const struct creds_context *ctx;
 	struct creds_provider *inner;
-	struct creds *cached;  /* NULL until the first success */
-	int64_t retry_at_unix; /* no refresh before, while cached ones are valid */
-	int64_t backoff_sec;   /* 0 after a success */
+	struct creds *cached;	      /* NULL until the first success */
+	int64_t retry_at_unix;	      /* inner is not asked before, see wants_refresh */
+	int64_t backoff_sec;	      /* 0 after a success */
+	int failure_r;		      /* the last fetch's error, 0 after a success */
+	struct creds_failure failure; /* and why, answered again from memory */
 };
 
 char *creds_secret_free(char *s)
@@ -108,9 +112,24 @@ struct creds *creds_unref(struct creds *c)
 	return NULL;
 }
 
+int creds_provider_fetch_why(struct creds_provider *p, struct creds **ret,
+			     struct creds_failure *why)
+{
+	struct creds_failure ignored;
+	int r;
+
+	if (!why)
+		why = &ignored;
+	*why = (struct creds_failure){ .provider = NULL };
+	r = p->fetch(p, ret, why);
+	if (r < 0 && !why->provider)
+		why->provider = p->name;
+	return r;
+}
+
 int creds_provider_fetch(struct creds_provider *p, struct creds **ret)
 {
-	return p->fetch(p, ret);
+	return creds_provider_fetch_why(p, ret, NULL);
 }
 
 struct creds_provider *creds_provider_free(struct creds_provider *p)
@@ -124,17 +143,19 @@ struct creds_provider *creds_provider_free(struct creds_provider *p)
  * The chain.
  */
 
-static int creds_chain_fetch(struct creds_provider *p, struct creds **ret)
+static int creds_chain_fetch(struct creds_provider *p, struct creds **ret,
+			     struct creds_failure *why)
 {
 	struct creds_chain *chain = (struct creds_chain *)p;
 	size_t i;
 	int r;
 
 	for (i = 0; i < chain->n; i++) {
-		r = creds_provider_fetch(chain->providers[i], ret);
+		r = creds_provider_fetch_why(chain->providers[i], ret, why);
 		if (r != -ENOENT)
 			return r; /* configured: it decides, success or not */
 	}
+	*why = (struct creds_failure){ .provider = NULL }; /* none: the chain's failure */
 	return -ENOENT;
 }
 
@@ -178,54 +199,86 @@ static int creds_valid_at(const struct creds *c, int64_t now)
 	return c && (c->expires_at_unix == 0 || now < c->expires_at_unix);
 }
 
+/* Whether to ask inner now. Not while backing off, unless that would leave
+ * nothing to answer (no valid credentials and no failure to repeat). */
 static int creds_cache_wants_refresh(const struct creds_cache *cache, int64_t now)
 {
 	const struct creds *c = cache->cached;
 
+	if (now < cache->retry_at_unix && (cache->failure_r < 0 || creds_valid_at(c, now)))
+		return 0;
 	if (!creds_valid_at(c, now))
 		return 1;
-	if (c->expires_at_unix == 0)
-		return 0;
-	return now >= c->expires_at_unix - CREDS_REFRESH_BEFORE_EXPIRY_SEC &&
-	       now >= cache->retry_at_unix;
+	return c->expires_at_unix != 0 &&
+	       now >= c->expires_at_unix - CREDS_REFRESH_BEFORE_EXPIRY_SEC;
 }
 
-static int creds_cache_refresh(struct creds_cache *cache, int64_t now)
+/* Refuses credentials that are expired already: -EKEYEXPIRED, said why. */
+static int creds_cache_check_fresh(const struct creds *fresh, int64_t now,
+				   struct creds_failure *why)
+{
+	time_t t = (time_t)fresh->expires_at_unix;
+	struct tm tm;
+	char when[32] = "";
+
+	if (creds_valid_at(fresh, now))
+		return 0;
+	if (gmtime_r(&t, &tm))
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	why->provider = fresh->provider;
+	snprintf(why->detail, sizeof(why->detail),
+		 "it returned credentials that had already expired (at %s)", when);
+	return -EKEYEXPIRED;
+}
+
+/* Remembers a failure and schedules the next attempt after the back-off. */
+static void creds_cache_failed(struct creds_cache *cache, int r, int64_t now)
+{
+	cache->failure_r = r;
+	cache->backoff_sec =
+	    cache->backoff_sec ? cache->backoff_sec * 2 : CREDS_RETRY_BACKOFF_MIN_SEC;
+	if (cache->backoff_sec > CREDS_RETRY_BACKOFF_MAX_SEC)
+		cache->backoff_sec = CREDS_RETRY_BACKOFF_MAX_SEC;
+	cache->retry_at_unix = now + cache->backoff_sec;
+}
+
+static void creds_cache_refresh(struct creds_cache *cache, int64_t now)
 {
 	struct creds *fresh = NULL;
 	int r;
 
-	r = creds_provider_fetch(cache->inner, &fresh);
+	r = creds_provider_fetch_why(cache->inner, &fresh, &cache->failure);
+	if (r == 0) {
+		r = creds_cache_check_fresh(fresh, now, &cache->failure);
+		if (r < 0)
+			fresh = creds_unref(fresh);
+	}
 	if (r < 0) {
-		cache->backoff_sec =
-		    cache->backoff_sec ? cache->backoff_sec * 2 : CREDS_RETRY_BACKOFF_MIN_SEC;
-		if (cache->backoff_sec > CREDS_RETRY_BACKOFF_MAX_SEC)
-			cache->backoff_sec = CREDS_RETRY_BACKOFF_MAX_SEC;
-		cache->retry_at_unix = now + cache->backoff_sec;
-		return r;
+		creds_cache_failed(cache, r, now);
+		return;
 	}
 	creds_unref(cache->cached);
 	cache->cached = fresh;
+	cache->failure_r = 0;
 	cache->backoff_sec = 0;
 	cache->retry_at_unix = now + CREDS_RETRY_BACKOFF_MIN_SEC;
-	return 0;
 }
 
-static int creds_cache_fetch(struct creds_provider *p, struct creds **ret)
+static int creds_cache_fetch(struct creds_provider *p, struct creds **ret,
+			     struct creds_failure *why)
 {
 	struct creds_cache *cache = (struct creds_cache *)p;
 	int64_t now = creds_now(cache->ctx);
-	int r;
 
-	if (creds_cache_wants_refresh(cache, now)) {
-		r = creds_cache_refresh(cache, now);
-		if (r < 0 && !creds_valid_at(cache->cached, now)) {
-			cache->cached = creds_unref(cache->cached);
-			return r;
-		}
+	if (creds_cache_wants_refresh(cache, now))
+		creds_cache_refresh(cache, now);
+	if (creds_valid_at(cache->cached, now)) {
+		*ret = creds_ref(cache->cached);
+		return 0;
 	}
-	*ret = creds_ref(cache->cached);
-	return 0;
+	cache->cached = creds_unref(cache->cached); /* nothing stale is kept */
+	*why = cache->failure;
+	return cache->failure_r < 0 ? cache->failure_r : -EKEYEXPIRED;
 }
 
 static void creds_cache_free(struct creds_provider *p)
@@ -269,6 +322,12 @@ struct creds_provider *creds_chain_new(const struct creds_context *ctx)
 /*
  * Helpers shared by the providers.
  */
+
+void creds_failure_from_http(struct creds_failure *why, const struct http_response *resp)
+{
+	if (why)
+		snprintf(why->detail, sizeof(why->detail), "%s", resp->error);
+}
 
 const char *creds_getenv(const struct creds_context *ctx, const char *name)
 {

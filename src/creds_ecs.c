@@ -167,17 +167,20 @@ static int creds_ecs_auth_token(const struct creds_context *ctx, char **ret)
 	return 0;
 }
 
-static int creds_ecs_status_errno(long status)
+/* The credentials in an answer that arrived, or why there are none. */
+static int creds_ecs_answer(const struct http_response *resp, struct creds **ret,
+			    struct creds_failure *why)
 {
-	if (status == 200)
-		return 0;
-	if (status == 401 || status == 403)
-		return -EACCES;
-	return -EPROTO;
+	if (resp->status != 200) {
+		snprintf(why->detail, sizeof(why->detail), "the endpoint answered HTTP %ld",
+			 resp->status);
+		return resp->status == 401 || resp->status == 403 ? -EACCES : -EPROTO;
+	}
+	return creds_from_json(resp->body.data ? resp->body.data : "", resp->body.len, "ecs", ret);
 }
 
 static int creds_ecs_get(const struct creds_context *ctx, const char *url, const char *token,
-			 struct creds **ret)
+			 struct creds **ret, struct creds_failure *why)
 {
 	struct http_header auth = { "Authorization", token };
 	struct http_request req = {
@@ -196,17 +199,16 @@ static int creds_ecs_get(const struct creds_context *ctx, const char *url, const
 		return -EINVAL;
 	http_response_init(&resp);
 	r = ctx->http->perform(ctx->http, &req, &resp);
-	if (r == 0)
-		r = creds_ecs_status_errno(resp.status);
-	if (r == 0)
-		r = creds_from_json(resp.body.data ? resp.body.data : "", resp.body.len, "ecs",
-				    ret);
+	if (r < 0)
+		creds_failure_from_http(why, &resp);
+	else
+		r = creds_ecs_answer(&resp, ret, why);
 	creds_buf_wipe(&resp.body);
 	http_response_done(&resp);
 	return r;
 }
 
-static int creds_ecs_fetch(struct creds_provider *p, struct creds **ret)
+static int creds_ecs_fetch(struct creds_provider *p, struct creds **ret, struct creds_failure *why)
 {
 	const struct creds_context *ctx = ((struct creds_ecs *)p)->ctx;
 	char url[CREDS_ECS_MAX_URL], *token = NULL;
@@ -218,7 +220,7 @@ static int creds_ecs_fetch(struct creds_provider *p, struct creds **ret)
 	r = creds_ecs_auth_token(ctx, &token);
 	if (r < 0)
 		return r;
-	r = creds_ecs_get(ctx, url, token, ret);
+	r = creds_ecs_get(ctx, url, token, ret, why);
 	creds_secret_free(token);
 	return r;
 }

@@ -15,7 +15,7 @@ struct creds_env {
 	const struct creds_context *ctx;
 };
 
-static int creds_env_fetch(struct creds_provider *p, struct creds **ret)
+static int creds_env_fetch(struct creds_provider *p, struct creds **ret, struct creds_failure *why)
 {
 	const struct creds_context *ctx = ((struct creds_env *)p)->ctx;
 	const char *id = creds_getenv(ctx, "AWS_ACCESS_KEY_ID");

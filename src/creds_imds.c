@@ -76,7 +76,7 @@ static int creds_imds_get_creds(struct imds *m, const char *role, struct creds *
 	return r;
 }
 
-static int creds_imds_fetch(struct creds_provider *p, struct creds **ret)
+static int creds_imds_fetch(struct creds_provider *p, struct creds **ret, struct creds_failure *why)
 {
 	struct creds_imds *ci = (struct creds_imds *)p;
 	char role[CREDS_IMDS_MAX_ROLE_NAME];

@@ -179,14 +179,15 @@ static int creds_profile_static(const struct ini *ini, int is_config, const char
 }
 
 static int creds_profile_assume_role(const struct creds_context *ctx,
-				     const struct creds_profile_files *f, struct creds **ret)
+				     const struct creds_profile_files *f, struct creds **ret,
+				     struct creds_failure *why)
 {
 	const char *token_file = creds_profile_get(f, "web_identity_token_file");
 
 	if (token_file)
-		return creds_webid_assume(ctx, token_file, creds_profile_get(f, "role_arn"),
-					  creds_profile_get(f, "role_session_name"),
-					  "profile-web-identity", ret);
+		return creds_webid_assume_why(ctx, token_file, creds_profile_get(f, "role_arn"),
+					      creds_profile_get(f, "role_session_name"),
+					      "profile-web-identity", ret, why);
 	if (creds_profile_get(f, "source_profile") || creds_profile_get(f, "credential_source"))
 		return -EOPNOTSUPP; /* AssumeRole must be signed: not supported */
 	return -EINVAL;
@@ -194,12 +195,13 @@ static int creds_profile_assume_role(const struct creds_context *ctx,
 
 /* The sources a profile may name, in botocore's order. */
 static int creds_profile_resolve(const struct creds_context *ctx,
-				 const struct creds_profile_files *f, struct creds **ret)
+				 const struct creds_profile_files *f, struct creds **ret,
+				 struct creds_failure *why)
 {
 	int r;
 
 	if (creds_profile_get(f, "role_arn"))
-		return creds_profile_assume_role(ctx, f, ret);
+		return creds_profile_assume_role(ctx, f, ret, why);
 	if (creds_profile_get(f, "sso_session") || creds_profile_get(f, "sso_start_url"))
 		return -EOPNOTSUPP;
 	r = creds_profile_static(f->credentials, 0, f->profile, ret);
@@ -210,7 +212,8 @@ static int creds_profile_resolve(const struct creds_context *ctx,
 	return creds_profile_static(f->config, 1, f->profile, ret);
 }
 
-static int creds_profile_fetch(struct creds_provider *p, struct creds **ret)
+static int creds_profile_fetch(struct creds_provider *p, struct creds **ret,
+			       struct creds_failure *why)
 {
 	const struct creds_context *ctx = ((struct creds_profile *)p)->ctx;
 	struct creds_profile_files f = { .profile = creds_getenv(ctx, "AWS_PROFILE") };
@@ -223,7 +226,7 @@ static int creds_profile_fetch(struct creds_provider *p, struct creds **ret)
 	    !creds_profile_in(f.config, 1, f.profile))
 		r = -ENOENT;
 	if (r == 0)
-		r = creds_profile_resolve(ctx, &f, ret);
+		r = creds_profile_resolve(ctx, &f, ret, why);
 	ini_free(f.credentials);
 	ini_free(f.config);
 	return r;

@@ -350,6 +350,13 @@ int creds_webid_assume(const struct creds_context *ctx, const char *token_file,
 		       const char *role_arn, const char *session_name, const char *provider,
 		       struct creds **ret)
 {
+	return creds_webid_assume_why(ctx, token_file, role_arn, session_name, provider, ret, NULL);
+}
+
+int creds_webid_assume_why(const struct creds_context *ctx, const char *token_file,
+			   const char *role_arn, const char *session_name, const char *provider,
+			   struct creds **ret, struct creds_failure *why)
+{
 	char default_name[64], *token, *body;
 	struct http_response resp;
 	size_t len;
@@ -374,14 +381,17 @@ int creds_webid_assume(const struct creds_context *ctx, const char *token_file,
 	http_response_init(&resp);
 	r = creds_webid_post(ctx, body, len, &resp);
 	creds_secret_free(body);
-	if (r == 0)
+	if (r < 0)
+		creds_failure_from_http(why, &resp);
+	else
 		r = creds_webid_parse(&resp, provider, ret);
 	creds_buf_wipe(&resp.body);
 	http_response_done(&resp);
 	return r;
 }
 
-static int creds_webid_fetch(struct creds_provider *p, struct creds **ret)
+static int creds_webid_fetch(struct creds_provider *p, struct creds **ret,
+			     struct creds_failure *why)
 {
 	const struct creds_context *ctx = ((struct creds_webid *)p)->ctx;
 	const char *token_file = creds_getenv(ctx, "AWS_WEB_IDENTITY_TOKEN_FILE");
@@ -391,8 +401,9 @@ static int creds_webid_fetch(struct creds_provider *p, struct creds **ret)
 		return -ENOENT;
 	if (!role_arn)
 		return -EINVAL;
-	return creds_webid_assume(ctx, token_file, role_arn,
-				  creds_getenv(ctx, "AWS_ROLE_SESSION_NAME"), "web-identity", ret);
+	return creds_webid_assume_why(ctx, token_file, role_arn,
+				      creds_getenv(ctx, "AWS_ROLE_SESSION_NAME"), "web-identity",
+				      ret, why);
 }
 
 static void creds_webid_free(struct creds_provider *p)

@@ -6,6 +6,7 @@
  * start). A transport or exchange belongs to one thread at a time.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -29,6 +30,7 @@ struct curl_transport {
 void http_response_init(struct http_response *resp)
 {
 	resp->status = 0;
+	resp->error[0] = '\0';
 	buf_init(&resp->body, HTTP_DEFAULT_MAX_RESPONSE_BYTES);
 	buf_init(&resp->headers, HTTP_MAX_HEADER_BYTES);
 }
@@ -38,6 +40,7 @@ void http_response_done(struct http_response *resp)
 	buf_done(&resp->body);
 	buf_done(&resp->headers);
 	resp->status = 0;
+	resp->error[0] = '\0';
 }
 
 static const char *skip_space(const char *p, const char *end)
@@ -194,6 +197,8 @@ static int setup_easy(struct http_exchange *x, const struct http_options *opts,
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	x->resp.error[0] = '\0';
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->resp.error);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (opts && opts->ca_bundle)
@@ -249,10 +254,19 @@ CURL *http_exchange_easy(struct http_exchange *x)
 
 int http_exchange_complete(struct http_exchange *x, CURLcode code)
 {
-	if (x->overflow)
+	char *error = x->resp.error;
+
+	if (x->overflow) {
+		snprintf(error, sizeof(x->resp.error), "response over its size cap");
 		return -EMSGSIZE;
-	if (code != CURLE_OK)
+	}
+	if (code != CURLE_OK) {
+		/* curl fills the buffer for most failures, not all. */
+		if (!error[0])
+			snprintf(error, sizeof(x->resp.error), "%s", curl_easy_strerror(code));
 		return http_errno_from_curl(code);
+	}
+	error[0] = '\0';
 	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &x->resp.status);
 	return 0;
 }
@@ -301,6 +315,8 @@ static int curl_perform(struct http_transport *t, const struct http_request *req
 		code = curl_easy_perform(ct->easy);
 		r = http_exchange_complete(&x, code);
 	}
+	/* The error buffer was x's, on this stack: curl must forget it. */
+	curl_easy_setopt(ct->easy, CURLOPT_ERRORBUFFER, NULL);
 	exchange_clear(&x);
 	*resp = x.resp;
 	return r;

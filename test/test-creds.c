@@ -3,8 +3,10 @@
  * Tests of the credential core: struct creds, the ISO-8601 and JSON
  * helpers, the environment provider, the chain's order and policy, the
  * cache (expiry window, keeping valid credentials when a refresh fails,
- * back-off, errors once expired), and creds_chain_new() end to end over a
- * fake environment, clock and transport.
+ * back-off with and without valid credentials, failures answered from
+ * memory, expired fresh credentials refused), creds_failure (which provider
+ * failed, in what words), and creds_chain_new() end to end over a fake
+ * environment, clock and transport.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -31,13 +33,15 @@ struct script {
 	int *freed;
 };
 
-static int script_fetch(struct creds_provider *p, struct creds **ret)
+static int script_fetch(struct creds_provider *p, struct creds **ret, struct creds_failure *why)
 {
 	struct script *s = (struct script *)p;
 
 	s->calls++;
-	if (s->err)
+	if (s->err) {
+		snprintf(why->detail, sizeof(why->detail), "failure %d", s->calls);
 		return s->err;
+	}
 	return creds_new(s->key_id, "secret", NULL, s->expires, "script", ret);
 }
 
@@ -313,6 +317,7 @@ struct cache_fixture {
 	struct fake_world w;
 	struct script *inner;
 	struct creds_provider *cache;
+	struct creds_failure why; /* of the last cache_fetch() */
 };
 
 static int cache_setup(struct cache_fixture *f, int64_t expires_in)
@@ -335,7 +340,7 @@ static const char *cache_fetch(struct cache_fixture *f)
 	struct creds *c = NULL;
 	int r;
 
-	r = creds_provider_fetch(f->cache, &c);
+	r = creds_provider_fetch_why(f->cache, &c, &f->why);
 	if (r < 0)
 		snprintf(out, sizeof(out), "error %d", r);
 	else
@@ -407,20 +412,47 @@ static void test_cache_keeps_valid_on_failure(void)
 	creds_provider_free(f.cache);
 }
 
+/* Seconds after the first failed refresh, and the inner calls made by then
+ * (one before it): retries after 5, 10, 20, 40, then 60 (capped) and 60
+ * seconds. */
+static const struct {
+	int at;
+	int calls;
+} cache_backoff_steps[] = {
+	{ 0, 2 },  { 4, 2 },  { 5, 3 },	  { 14, 3 },  { 15, 4 },  { 34, 4 },  { 35, 5 },
+	{ 74, 5 }, { 75, 6 }, { 134, 6 }, { 135, 7 }, { 194, 7 }, { 195, 8 },
+};
+
+/* Walks cache_backoff_steps from start with inner failing: every fetch must
+ * answer want, after the calls of its step; a failure must be the last one
+ * inner gave, told again. Returns 0, or -1 after TEST_FAIL. */
+static int cache_walk_backoff(struct cache_fixture *f, int64_t start, const char *want)
+{
+	int failing = strncmp(want, "error", 5) == 0;
+	char detail[32];
+	const char *got;
+	size_t i;
+
+	for (i = 0; i < sizeof(cache_backoff_steps) / sizeof(cache_backoff_steps[0]); i++) {
+		f->w.now = start + cache_backoff_steps[i].at;
+		got = cache_fetch(f);
+		snprintf(detail, sizeof(detail), "failure %d", f->inner->calls);
+		if (strcmp(got, want) != 0 || f->inner->calls != cache_backoff_steps[i].calls ||
+		    (failing && (!f->why.provider || strcmp(f->why.provider, "script") != 0 ||
+				 strcmp(f->why.detail, detail) != 0))) {
+			TEST_FAIL("at +%d s: %s after %d calls (\"%s\"), want %s after %d",
+				  cache_backoff_steps[i].at, got, f->inner->calls, f->why.detail,
+				  want, cache_backoff_steps[i].calls);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static void test_cache_backoff_doubles_and_is_capped(void)
 {
-	/* Seconds after the window opens, and the inner calls made by then:
-	 * retries after 5, 10, 20, 40, then 60 (capped) and 60 seconds. */
-	static const struct {
-		int at;
-		int calls;
-	} steps[] = {
-		{ 0, 2 },  { 4, 2 },  { 5, 3 },	  { 14, 3 },  { 15, 4 },  { 34, 4 },  { 35, 5 },
-		{ 74, 5 }, { 75, 6 }, { 134, 6 }, { 135, 7 }, { 194, 7 }, { 195, 8 },
-	};
 	struct cache_fixture f;
 	int64_t window;
-	size_t i;
 
 	CHECK_INT(CREDS_RETRY_BACKOFF_MIN_SEC, 5);
 	CHECK_INT(CREDS_RETRY_BACKOFF_MAX_SEC, 60);
@@ -428,13 +460,7 @@ static void test_cache_backoff_doubles_and_is_capped(void)
 	window = f.inner->expires - CREDS_REFRESH_BEFORE_EXPIRY_SEC;
 	CHECK_STR(cache_fetch(&f), "FIRST");
 	f.inner->err = -ECONNREFUSED;
-	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
-		f.w.now = window + steps[i].at;
-		CHECK_STR(cache_fetch(&f), "FIRST");
-		if (f.inner->calls != steps[i].calls)
-			TEST_FAIL("at +%d s: %d calls, want %d", steps[i].at, f.inner->calls,
-				  steps[i].calls);
-	}
+	cache_walk_backoff(&f, window, "FIRST");
 	creds_provider_free(f.cache);
 }
 
@@ -450,14 +476,19 @@ static void test_cache_error_once_expired(void)
 	f.w.now = expires - 2;
 	CHECK_STR(cache_fetch(&f), "FIRST"); /* back-off until expires + 3 */
 	f.w.now = expires;
-	CHECK_STR(cache_fetch(&f), "error -13"); /* expired: back-off or not */
+	CHECK_STR(cache_fetch(&f), "error -13"); /* expired: the failure, from memory */
+	CHECK_INT(f.inner->calls, 2);
+	f.w.now = expires + 3;
+	CHECK_STR(cache_fetch(&f), "error -13"); /* the back-off is over: asked again */
 	CHECK_INT(f.inner->calls, 3);
-	CHECK_STR(cache_fetch(&f), "error -13"); /* and nothing stale after */
-	CHECK_INT(f.inner->calls, 4);
 	f.inner->err = 0;
 	f.inner->key_id = "SECOND";
 	f.inner->expires = expires + 3600;
+	CHECK_STR(cache_fetch(&f), "error -13"); /* and nothing stale meanwhile */
+	CHECK_INT(f.inner->calls, 3);
+	f.w.now = expires + 3 + 2 * CREDS_RETRY_BACKOFF_MIN_SEC;
 	CHECK_STR(cache_fetch(&f), "SECOND");
+	CHECK_INT(f.inner->calls, 4);
 	creds_provider_free(f.cache);
 }
 
@@ -468,7 +499,10 @@ static void test_cache_first_fetch_error(void)
 	CHECK_INT(cache_setup(&f, 3600), 0);
 	f.inner->err = -EHOSTUNREACH;
 	CHECK_STR(cache_fetch(&f), "error -113");
-	CHECK_STR(cache_fetch(&f), "error -113"); /* no credentials: no back-off */
+	CHECK_STR(cache_fetch(&f), "error -113"); /* from memory: backing off */
+	CHECK_INT(f.inner->calls, 1);
+	f.w.now += CREDS_RETRY_BACKOFF_MIN_SEC;
+	CHECK_STR(cache_fetch(&f), "error -113");
 	CHECK_INT(f.inner->calls, 2);
 	creds_provider_free(f.cache);
 }
@@ -485,6 +519,98 @@ static void test_cache_short_lived_not_hammered(void)
 	CHECK_STR(cache_fetch(&f), "FIRST");
 	CHECK_INT(f.inner->calls, 2);
 	creds_provider_free(f.cache);
+}
+
+/* Expired credentials and an endpoint that keeps failing: retries after 5,
+ * 10, 20, 40, 60 and 60 s, each failure answered from memory meanwhile; a
+ * success resets the back-off. */
+static void test_cache_backoff_once_expired(void)
+{
+	struct cache_fixture f;
+	int64_t expires;
+
+	CHECK_INT(cache_setup(&f, 3600), 0);
+	expires = f.inner->expires;
+	CHECK_STR(cache_fetch(&f), "FIRST");
+	f.inner->err = -ECONNREFUSED;
+	CHECK_INT(cache_walk_backoff(&f, expires, "error -111"), 0);
+	f.inner->err = 0;
+	f.inner->key_id = "SECOND";
+	f.inner->expires = expires + 3600;
+	f.w.now = expires + 195 + CREDS_RETRY_BACKOFF_MAX_SEC;
+	CHECK_STR(cache_fetch(&f), "SECOND");
+	CHECK_INT(f.inner->calls, 9);
+	f.inner->err = -ECONNREFUSED;
+	f.w.now = expires + 3600; /* SECOND expired: the back-off starts again */
+	CHECK_STR(cache_fetch(&f), "error -111");
+	CHECK_INT(f.inner->calls, 10);
+	f.w.now += CREDS_RETRY_BACKOFF_MIN_SEC - 1;
+	CHECK_STR(cache_fetch(&f), "error -111");
+	CHECK_INT(f.inner->calls, 10);
+	f.w.now += 1;
+	CHECK_STR(cache_fetch(&f), "error -111");
+	CHECK_INT(f.inner->calls, 11);
+	creds_provider_free(f.cache);
+}
+
+static void test_cache_refuses_expired_fresh(void)
+{
+	struct cache_fixture f;
+
+	CHECK_INT(cache_setup(&f, 3600), 0);
+	f.inner->expires = f.w.now - 1; /* 2023-11-14T22:13:19Z */
+	CHECK_STR(cache_fetch(&f), "error -127");
+	CHECK_INT(-EKEYEXPIRED, -127);
+	CHECK_STR(f.why.provider, "script");
+	CHECK(strstr(f.why.detail, "already expired") != NULL);
+	CHECK(strstr(f.why.detail, "2023-11-14T22:13:19Z") != NULL);
+	CHECK_STR(cache_fetch(&f), "error -127"); /* backed off like any failure */
+	CHECK_INT(f.inner->calls, 1);
+	f.w.now += CREDS_RETRY_BACKOFF_MIN_SEC;
+	f.inner->expires = f.w.now; /* expiring this very second: expired too */
+	CHECK_STR(cache_fetch(&f), "error -127");
+	CHECK_INT(f.inner->calls, 2);
+	creds_provider_free(f.cache);
+}
+
+/* Valid cached credentials are not replaced by expired ones. */
+static void test_cache_keeps_valid_over_expired_fresh(void)
+{
+	struct cache_fixture f;
+	int64_t expires;
+
+	CHECK_INT(cache_setup(&f, 3600), 0);
+	expires = f.inner->expires;
+	CHECK_STR(cache_fetch(&f), "FIRST");
+	f.inner->key_id = "STALE";
+	f.inner->expires = expires - 3600;
+	f.w.now = expires - 100;
+	CHECK_STR(cache_fetch(&f), "FIRST");
+	CHECK_INT(f.inner->calls, 2);
+	CHECK(f.why.provider == NULL); /* served: no failure to tell */
+	f.w.now = expires;	       /* FIRST expired, the back-off over: asked again */
+	CHECK_STR(cache_fetch(&f), "error -127");
+	CHECK_INT(f.inner->calls, 3);
+	creds_provider_free(f.cache);
+}
+
+static void test_fetch_why(void)
+{
+	struct script *s = script_new(-EACCES, NULL, 0, NULL);
+	struct creds_failure why;
+	struct creds *c = NULL;
+
+	CHECK(s != NULL);
+	CHECK_INT(creds_provider_fetch_why(&s->base, &c, &why), -EACCES);
+	CHECK_STR(why.provider, "script"); /* named for the provider that left it NULL */
+	CHECK_STR(why.detail, "failure 1");
+	CHECK_INT(creds_provider_fetch_why(&s->base, &c, NULL), -EACCES);
+	s->err = 0;
+	s->key_id = "A";
+	CHECK_INT(creds_provider_fetch_why(&s->base, &c, &why), 0);
+	CHECK(why.provider == NULL && why.detail[0] == '\0');
+	creds_unref(c);
+	creds_provider_free(&s->base);
 }
 
 /*
@@ -547,6 +673,84 @@ static void test_default_chain_broken_config_stops(void)
 	creds_provider_free(chain);
 }
 
+/* A configured provider's failure through the default chain and its cache:
+ * the provider that failed is named, with the transport's words. */
+static int chain_failure(struct fake_world *w, struct creds_failure *why)
+{
+	struct creds_provider *chain = creds_chain_new(&w->ctx);
+	struct creds *c = NULL;
+	int r;
+
+	if (!chain)
+		return -ENOMEM;
+	r = creds_provider_fetch_why(chain, &c, why);
+	creds_unref(c);
+	creds_provider_free(chain);
+	return r;
+}
+
+static void test_default_chain_names_ecs(void)
+{
+	struct creds_failure why;
+	struct fake_world w;
+	struct fake_route *route;
+
+	CHECK_INT(fake_world_init(&w), 0);
+	fake_world_done(&w);
+	fake_setenv(&w, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/creds");
+	fake_setenv(&w, "AWS_EC2_METADATA_DISABLED", "true");
+	route = fake_route(&w, "GET", "http://169.254.170.2/creds", 0, NULL);
+	route->err = -ECONNREFUSED;
+	route->err_text = "Failed to connect to 169.254.170.2 port 80: Connection refused";
+	CHECK_INT(chain_failure(&w, &why), -ECONNREFUSED);
+	CHECK_STR(why.provider, "ecs");
+	CHECK_STR(why.detail, route->err_text);
+	fake_route(&w, "GET", "http://169.254.170.2/creds", 500, "{}");
+	CHECK_INT(chain_failure(&w, &why), -EPROTO);
+	CHECK_STR(why.provider, "ecs");
+	CHECK_STR(why.detail, "the endpoint answered HTTP 500");
+}
+
+static void test_default_chain_names_web_identity(void)
+{
+	struct creds_failure why;
+	struct fake_world w;
+	struct fake_route *route;
+	const char *token;
+
+	CHECK_INT(fake_world_init(&w), 0);
+	token = fake_file(&w, "token", "eyJ-token");
+	CHECK(token != NULL);
+	fake_setenv(&w, "AWS_WEB_IDENTITY_TOKEN_FILE", token);
+	fake_setenv(&w, "AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/r");
+	fake_setenv(&w, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/creds");
+	route = fake_route(&w, "POST", "https://sts.test/", 0, NULL);
+	route->err = -EPERM;
+	route->err_text = "SSL certificate problem: self-signed certificate";
+	CHECK_INT(chain_failure(&w, &why), -EPERM);
+	fake_world_done(&w);
+	CHECK_STR(why.provider, "web-identity");
+	CHECK_STR(why.detail, "SSL certificate problem: self-signed certificate");
+	CHECK_INT(w.http.n_requests, 1); /* STS only: ECS never asked */
+}
+
+static void test_default_chain_names_imds(void)
+{
+	struct creds_failure why;
+	struct fake_world w;
+
+	CHECK_INT(fake_world_init(&w), 0);
+	fake_world_done(&w);
+	fake_route(&w, "PUT", "http://169.254.169.254/latest/api/token", 200, "T");
+	fake_route(&w, "GET", "http://169.254.169.254/latest/meta-data/iam/security-credentials/",
+		   200, "my-role");
+	fake_route(&w, "GET",
+		   "http://169.254.169.254/latest/meta-data/iam/security-credentials/my-role", 200,
+		   "{\"Code\":\"AssumeRoleUnauthorizedAccess\"}");
+	CHECK_INT(chain_failure(&w, &why), -EACCES);
+	CHECK_STR(why.provider, "imds");
+}
+
 int main(void)
 {
 	return TEST_MAIN(
@@ -560,7 +764,12 @@ int main(void)
 	    TEST_CASE(test_cache_keeps_valid_on_failure),
 	    TEST_CASE(test_cache_backoff_doubles_and_is_capped),
 	    TEST_CASE(test_cache_error_once_expired), TEST_CASE(test_cache_first_fetch_error),
-	    TEST_CASE(test_cache_short_lived_not_hammered), TEST_CASE(test_default_chain_env_first),
+	    TEST_CASE(test_cache_short_lived_not_hammered),
+	    TEST_CASE(test_cache_backoff_once_expired), TEST_CASE(test_cache_refuses_expired_fresh),
+	    TEST_CASE(test_cache_keeps_valid_over_expired_fresh), TEST_CASE(test_fetch_why),
+	    TEST_CASE(test_default_chain_names_ecs),
+	    TEST_CASE(test_default_chain_names_web_identity),
+	    TEST_CASE(test_default_chain_names_imds), TEST_CASE(test_default_chain_env_first),
 	    TEST_CASE(test_default_chain_nothing_configured),
 	    TEST_CASE(test_default_chain_broken_config_stops));
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Tests of the IMDS client over a fake transport (scripted answers,
- * recorded requests) and a fixed clock: the IMDSv2 token flow, token reuse
+ * Tests of the IMDS client over the shared fakes of test/creds/fake.h
+ * (scripted answers, recorded requests, a fixed clock): the IMDSv2 token flow, token reuse
  * and renewal, the fallback to IMDSv1 and its end, the 401 retry, statuses,
  * and the environment (disabled, endpoint, endpoint mode, v1 disabled).
  */
@@ -14,124 +14,33 @@
 #include "imds.h"
 #include "test.h"
 
-#define FAKE_MAX 16
+#include "creds/fake.h"
 
-struct fake_answer {
-	int err; /* returned by perform() when not 0 */
-	long status;
-	const char *body;
-	const char *headers; /* raw header lines, or NULL */
-};
-
-struct fake_request {
-	char method[8];
-	char url[256];
-	char headers[512]; /* "Name: value\n" each */
-	long connect_timeout_ms, timeout_ms;
-	size_t max_response_bytes;
-};
-
-struct fake {
-	struct http_transport base;
-	struct fake_answer answers[FAKE_MAX];
-	size_t n_answers, next;
-	struct fake_request reqs[FAKE_MAX];
-	size_t n_reqs;
-};
-
-static void fake_record(struct fake *f, const struct http_request *req)
-{
-	struct fake_request *r = &f->reqs[f->n_reqs++];
-	size_t i, n = 0;
-
-	snprintf(r->method, sizeof(r->method), "%s", req->method);
-	snprintf(r->url, sizeof(r->url), "%s", req->url);
-	r->headers[0] = '\0';
-	for (i = 0; i < req->n_headers; i++)
-		n += (size_t)snprintf(r->headers + n, sizeof(r->headers) - n, "%s: %s\n",
-				      req->headers[i].name, req->headers[i].value);
-	r->connect_timeout_ms = req->connect_timeout_ms;
-	r->timeout_ms = req->timeout_ms;
-	r->max_response_bytes = req->max_response_bytes;
-}
-
-static int fake_perform(struct http_transport *t, const struct http_request *req,
-			struct http_response *resp)
-{
-	struct fake *f = (struct fake *)t;
-	const struct fake_answer *a;
-
-	if (f->n_reqs == FAKE_MAX || f->next == f->n_answers)
-		return -ECONNREFUSED; /* unscripted: the checks of n_reqs catch it */
-	fake_record(f, req);
-	a = &f->answers[f->next++];
-	if (a->err)
-		return a->err;
-	if (a->body && strlen(a->body) > req->max_response_bytes)
-		return -EMSGSIZE;
-	resp->status = a->status;
-	if (a->body)
-		buf_puts(&resp->body, a->body);
-	buf_puts(&resp->headers, "HTTP/1.1 200 OK\r\n");
-	if (a->headers)
-		buf_puts(&resp->headers, a->headers);
-	return 0;
-}
-
-static void fake_free(struct http_transport *t)
-{
-	(void)t;
-}
-
-static void fake_answer(struct fake *f, int err, long status, const char *body, const char *headers)
-{
-	f->answers[f->n_answers++] = (struct fake_answer){ err, status, body, headers };
-}
-
-struct env {
-	const char *names[4];
-	const char *values[4];
-};
-
-static const char *env_get(const char *name, void *userdata)
-{
-	const struct env *e = userdata;
-	size_t i;
-
-	for (i = 0; i < 4 && e->names[i]; i++)
-		if (strcmp(e->names[i], name) == 0)
-			return e->values[i];
-	return NULL;
-}
-
-static int64_t clock_now(void *userdata)
-{
-	return *(int64_t *)userdata;
-}
-
-/* One test's world: fake transport, environment, clock, client. */
+/* One test's world: the shared fakes (transport, environment, clock) and a
+ * client. */
 struct world {
-	struct fake fake;
-	struct env env;
-	int64_t now;
-	struct creds_context ctx;
+	struct fake_world fw;
 	struct imds *m;
 	struct buf out;
 };
 
+/* The world without a client yet. */
+static int world_init_bare(struct world *w)
+{
+	int r;
+
+	w->m = NULL;
+	buf_init(&w->out, 4096);
+	r = fake_world_init(&w->fw);
+	fake_world_done(&w->fw); /* no files */
+	return r;
+}
+
 static int world_init(struct world *w)
 {
-	memset(w, 0, sizeof(*w));
-	w->fake.base.perform = fake_perform;
-	w->fake.base.free = fake_free;
-	w->now = 1700000000;
-	w->ctx = (struct creds_context){ .getenv = env_get,
-					 .getenv_userdata = &w->env,
-					 .now = clock_now,
-					 .now_userdata = &w->now,
-					 .http = &w->fake.base };
-	buf_init(&w->out, 4096);
-	return imds_new(&w->ctx, &w->m);
+	int r = world_init_bare(w);
+
+	return r < 0 ? r : imds_new(&w->fw.ctx, &w->m);
 }
 
 static void world_done(struct world *w)
@@ -155,23 +64,24 @@ static void test_v2_token_flow(void)
 	struct world w;
 
 	CHECK_INT(world_init(&w), 0);
-	fake_answer(&w.fake, 0, 200, "TOKEN-A", NULL);
-	fake_answer(&w.fake, 0, 200, "us-east-1", NULL);
+	fake_answer(&w.fw, 0, 200, "TOKEN-A", NULL);
+	fake_answer(&w.fw, 0, 200, "us-east-1", NULL);
 	CHECK_INT(world_get(&w), 0);
 	CHECK_STR(w.out.data, "us-east-1");
-	CHECK_INT(w.fake.n_reqs, 2);
-	CHECK_STR(w.fake.reqs[0].method, "PUT");
-	CHECK_STR(w.fake.reqs[0].url, TOKEN_URL);
-	CHECK_STR(w.fake.reqs[0].headers, "X-aws-ec2-metadata-token-ttl-seconds: 21600\n");
-	CHECK_INT(w.fake.reqs[0].timeout_ms, IMDS_TIMEOUT_MS);
-	CHECK_INT(w.fake.reqs[0].connect_timeout_ms, IMDS_TIMEOUT_MS);
-	CHECK(w.fake.reqs[0].max_response_bytes > 0 && w.fake.reqs[0].max_response_bytes <= 4096);
-	CHECK_STR(w.fake.reqs[1].method, "GET");
-	CHECK_STR(w.fake.reqs[1].url, REGION_URL);
-	CHECK_STR(w.fake.reqs[1].headers, "X-aws-ec2-metadata-token: TOKEN-A\n");
-	CHECK_INT(w.fake.reqs[1].timeout_ms, IMDS_TIMEOUT_MS);
-	CHECK(w.fake.reqs[1].max_response_bytes > 0 &&
-	      w.fake.reqs[1].max_response_bytes <= (1u << 20));
+	CHECK_INT(w.fw.http.n_requests, 2);
+	CHECK_STR(w.fw.http.requests[0].method, "PUT");
+	CHECK_STR(w.fw.http.requests[0].url, TOKEN_URL);
+	CHECK_STR(w.fw.http.requests[0].headers, "X-aws-ec2-metadata-token-ttl-seconds: 21600\n");
+	CHECK_INT(w.fw.http.requests[0].timeout_ms, IMDS_TIMEOUT_MS);
+	CHECK_INT(w.fw.http.requests[0].connect_timeout_ms, IMDS_TIMEOUT_MS);
+	CHECK(w.fw.http.requests[0].max_response_bytes > 0 &&
+	      w.fw.http.requests[0].max_response_bytes <= 4096);
+	CHECK_STR(w.fw.http.requests[1].method, "GET");
+	CHECK_STR(w.fw.http.requests[1].url, REGION_URL);
+	CHECK_STR(w.fw.http.requests[1].headers, "X-aws-ec2-metadata-token: TOKEN-A\n");
+	CHECK_INT(w.fw.http.requests[1].timeout_ms, IMDS_TIMEOUT_MS);
+	CHECK(w.fw.http.requests[1].max_response_bytes > 0 &&
+	      w.fw.http.requests[1].max_response_bytes <= (1u << 20));
 	world_done(&w);
 }
 
@@ -180,21 +90,21 @@ static void test_token_reused_until_shortly_before_expiry(void)
 	struct world w;
 
 	CHECK_INT(world_init(&w), 0);
-	fake_answer(&w.fake, 0, 200, "TOKEN-A", NULL);
-	fake_answer(&w.fake, 0, 200, "r1", NULL);
-	fake_answer(&w.fake, 0, 200, "r2", NULL);
-	fake_answer(&w.fake, 0, 200, "TOKEN-B", NULL);
-	fake_answer(&w.fake, 0, 200, "r3", NULL);
+	fake_answer(&w.fw, 0, 200, "TOKEN-A", NULL);
+	fake_answer(&w.fw, 0, 200, "r1", NULL);
+	fake_answer(&w.fw, 0, 200, "r2", NULL);
+	fake_answer(&w.fw, 0, 200, "TOKEN-B", NULL);
+	fake_answer(&w.fw, 0, 200, "r3", NULL);
 	CHECK_INT(world_get(&w), 0);
-	w.now += IMDS_TOKEN_TTL_SEC - 61;
+	w.fw.now += IMDS_TOKEN_TTL_SEC - 61;
 	CHECK_INT(world_get(&w), 0);
-	CHECK_INT(w.fake.n_reqs, 3); /* no second PUT */
-	CHECK_STR(w.fake.reqs[2].headers, "X-aws-ec2-metadata-token: TOKEN-A\n");
-	w.now += 1;
+	CHECK_INT(w.fw.http.n_requests, 3); /* no second PUT */
+	CHECK_STR(w.fw.http.requests[2].headers, "X-aws-ec2-metadata-token: TOKEN-A\n");
+	w.fw.now += 1;
 	CHECK_INT(world_get(&w), 0);
-	CHECK_INT(w.fake.n_reqs, 5);
-	CHECK_STR(w.fake.reqs[3].method, "PUT");
-	CHECK_STR(w.fake.reqs[4].headers, "X-aws-ec2-metadata-token: TOKEN-B\n");
+	CHECK_INT(w.fw.http.n_requests, 5);
+	CHECK_STR(w.fw.http.requests[3].method, "PUT");
+	CHECK_STR(w.fw.http.requests[4].headers, "X-aws-ec2-metadata-token: TOKEN-B\n");
 	CHECK_STR(w.out.data, "r3");
 	world_done(&w);
 }
@@ -204,19 +114,19 @@ static void test_token_ttl_from_answer(void)
 	struct world w;
 
 	CHECK_INT(world_init(&w), 0);
-	fake_answer(&w.fake, 0, 200, "TOKEN-A", "X-aws-ec2-metadata-token-ttl-seconds: 100\r\n");
-	fake_answer(&w.fake, 0, 200, "r1", NULL);
-	fake_answer(&w.fake, 0, 200, "r2", NULL);
-	fake_answer(&w.fake, 0, 200, "TOKEN-B", NULL);
-	fake_answer(&w.fake, 0, 200, "r3", NULL);
+	fake_answer(&w.fw, 0, 200, "TOKEN-A", "X-aws-ec2-metadata-token-ttl-seconds: 100\r\n");
+	fake_answer(&w.fw, 0, 200, "r1", NULL);
+	fake_answer(&w.fw, 0, 200, "r2", NULL);
+	fake_answer(&w.fw, 0, 200, "TOKEN-B", NULL);
+	fake_answer(&w.fw, 0, 200, "r3", NULL);
 	CHECK_INT(world_get(&w), 0);
-	w.now += 49;
+	w.fw.now += 49;
 	CHECK_INT(world_get(&w), 0);
-	CHECK_INT(w.fake.n_reqs, 3);
-	w.now += 1; /* half of a short TTL */
+	CHECK_INT(w.fw.http.n_requests, 3);
+	w.fw.now += 1; /* half of a short TTL */
 	CHECK_INT(world_get(&w), 0);
-	CHECK_INT(w.fake.n_reqs, 5);
-	CHECK_STR(w.fake.reqs[3].method, "PUT");
+	CHECK_INT(w.fw.http.n_requests, 5);
+	CHECK_STR(w.fw.http.requests[3].method, "PUT");
 	world_done(&w);
 }
 
@@ -227,25 +137,25 @@ static void check_fallback(int err, long status)
 	struct world w;
 
 	CHECK_INT(world_init(&w), 0);
-	fake_answer(&w.fake, err, status, NULL, NULL);
-	fake_answer(&w.fake, 0, 200, "v1-a", NULL);
-	fake_answer(&w.fake, 0, 200, "v1-b", NULL);
-	fake_answer(&w.fake, 0, 200, "TOKEN-A", NULL);
-	fake_answer(&w.fake, 0, 200, "v2", NULL);
+	fake_answer(&w.fw, err, status, NULL, NULL);
+	fake_answer(&w.fw, 0, 200, "v1-a", NULL);
+	fake_answer(&w.fw, 0, 200, "v1-b", NULL);
+	fake_answer(&w.fw, 0, 200, "TOKEN-A", NULL);
+	fake_answer(&w.fw, 0, 200, "v2", NULL);
 	CHECK_INT(world_get(&w), 0);
 	CHECK_STR(w.out.data, "v1-a");
-	CHECK_INT(w.fake.n_reqs, 2);
-	CHECK_STR(w.fake.reqs[1].method, "GET");
-	CHECK_STR(w.fake.reqs[1].headers, "");
-	w.now += 60;
+	CHECK_INT(w.fw.http.n_requests, 2);
+	CHECK_STR(w.fw.http.requests[1].method, "GET");
+	CHECK_STR(w.fw.http.requests[1].headers, "");
+	w.fw.now += 60;
 	CHECK_INT(world_get(&w), 0);
-	CHECK_INT(w.fake.n_reqs, 3); /* the fallback is remembered */
-	CHECK_STR(w.fake.reqs[2].headers, "");
-	w.now += 3600;
+	CHECK_INT(w.fw.http.n_requests, 3); /* the fallback is remembered */
+	CHECK_STR(w.fw.http.requests[2].headers, "");
+	w.fw.now += 3600;
 	CHECK_INT(world_get(&w), 0);
-	CHECK_INT(w.fake.n_reqs, 5);
-	CHECK_STR(w.fake.reqs[3].method, "PUT");
-	CHECK_STR(w.fake.reqs[4].headers, "X-aws-ec2-metadata-token: TOKEN-A\n");
+	CHECK_INT(w.fw.http.n_requests, 5);
+	CHECK_STR(w.fw.http.requests[3].method, "PUT");
+	CHECK_STR(w.fw.http.requests[4].headers, "X-aws-ec2-metadata-token: TOKEN-A\n");
 	CHECK_STR(w.out.data, "v2");
 	world_done(&w);
 }
@@ -275,15 +185,15 @@ static void test_other_token_failures(void)
 	struct world w;
 
 	CHECK_INT(world_init(&w), 0);
-	fake_answer(&w.fake, 0, 400, NULL, NULL);
-	fake_answer(&w.fake, -ECONNREFUSED, 0, NULL, NULL);
-	fake_answer(&w.fake, 0, 200, "bad\ntoken", NULL);
-	fake_answer(&w.fake, 0, 200, "", NULL);
+	fake_answer(&w.fw, 0, 400, NULL, NULL);
+	fake_answer(&w.fw, -ECONNREFUSED, 0, NULL, NULL);
+	fake_answer(&w.fw, 0, 200, "bad\ntoken", NULL);
+	fake_answer(&w.fw, 0, 200, "", NULL);
 	CHECK_INT(world_get(&w), -EPROTO);
 	CHECK_INT(world_get(&w), -ECONNREFUSED);
 	CHECK_INT(world_get(&w), -EBADMSG);
 	CHECK_INT(world_get(&w), -EBADMSG);
-	CHECK_INT(w.fake.n_reqs, 4); /* all PUTs: no GET without a decision */
+	CHECK_INT(w.fw.http.n_requests, 4); /* all PUTs: no GET without a decision */
 	CHECK(w.out.len == 0);
 	world_done(&w);
 }
@@ -293,24 +203,24 @@ static void test_401_gets_a_new_token_once(void)
 	struct world w;
 
 	CHECK_INT(world_init(&w), 0);
-	fake_answer(&w.fake, 0, 200, "TOKEN-A", NULL);
-	fake_answer(&w.fake, 0, 401, "", NULL);
-	fake_answer(&w.fake, 0, 200, "TOKEN-B", NULL);
-	fake_answer(&w.fake, 0, 200, "ok", NULL);
+	fake_answer(&w.fw, 0, 200, "TOKEN-A", NULL);
+	fake_answer(&w.fw, 0, 401, "", NULL);
+	fake_answer(&w.fw, 0, 200, "TOKEN-B", NULL);
+	fake_answer(&w.fw, 0, 200, "ok", NULL);
 	CHECK_INT(world_get(&w), 0);
 	CHECK_STR(w.out.data, "ok");
-	CHECK_INT(w.fake.n_reqs, 4);
-	CHECK_STR(w.fake.reqs[2].method, "PUT");
-	CHECK_STR(w.fake.reqs[3].headers, "X-aws-ec2-metadata-token: TOKEN-B\n");
+	CHECK_INT(w.fw.http.n_requests, 4);
+	CHECK_STR(w.fw.http.requests[2].method, "PUT");
+	CHECK_STR(w.fw.http.requests[3].headers, "X-aws-ec2-metadata-token: TOKEN-B\n");
 	world_done(&w);
 
 	CHECK_INT(world_init(&w), 0);
-	fake_answer(&w.fake, 0, 200, "TOKEN-A", NULL);
-	fake_answer(&w.fake, 0, 401, "", NULL);
-	fake_answer(&w.fake, 0, 200, "TOKEN-B", NULL);
-	fake_answer(&w.fake, 0, 401, "", NULL);
+	fake_answer(&w.fw, 0, 200, "TOKEN-A", NULL);
+	fake_answer(&w.fw, 0, 401, "", NULL);
+	fake_answer(&w.fw, 0, 200, "TOKEN-B", NULL);
+	fake_answer(&w.fw, 0, 401, "", NULL);
 	CHECK_INT(world_get(&w), -EACCES);
-	CHECK_INT(w.fake.n_reqs, 4);
+	CHECK_INT(w.fw.http.n_requests, 4);
 	world_done(&w);
 }
 
@@ -319,15 +229,15 @@ static void test_401_without_token_tries_v2_again(void)
 	struct world w;
 
 	CHECK_INT(world_init(&w), 0);
-	fake_answer(&w.fake, 0, 404, NULL, NULL);
-	fake_answer(&w.fake, 0, 401, "", NULL);
-	fake_answer(&w.fake, 0, 200, "TOKEN-A", NULL);
-	fake_answer(&w.fake, 0, 200, "ok", NULL);
+	fake_answer(&w.fw, 0, 404, NULL, NULL);
+	fake_answer(&w.fw, 0, 401, "", NULL);
+	fake_answer(&w.fw, 0, 200, "TOKEN-A", NULL);
+	fake_answer(&w.fw, 0, 200, "ok", NULL);
 	CHECK_INT(world_get(&w), 0);
-	CHECK_INT(w.fake.n_reqs, 4);
-	CHECK_STR(w.fake.reqs[1].headers, "");
-	CHECK_STR(w.fake.reqs[2].method, "PUT");
-	CHECK_STR(w.fake.reqs[3].headers, "X-aws-ec2-metadata-token: TOKEN-A\n");
+	CHECK_INT(w.fw.http.n_requests, 4);
+	CHECK_STR(w.fw.http.requests[1].headers, "");
+	CHECK_STR(w.fw.http.requests[2].method, "PUT");
+	CHECK_STR(w.fw.http.requests[3].headers, "X-aws-ec2-metadata-token: TOKEN-A\n");
 	world_done(&w);
 }
 
@@ -336,17 +246,17 @@ static void test_get_statuses(void)
 	struct world w;
 
 	CHECK_INT(world_init(&w), 0);
-	fake_answer(&w.fake, 0, 200, "TOKEN-A", NULL);
-	fake_answer(&w.fake, 0, 404, "not found", NULL);
-	fake_answer(&w.fake, 0, 403, "forbidden", NULL);
-	fake_answer(&w.fake, 0, 500, "oops", NULL);
-	fake_answer(&w.fake, -ETIMEDOUT, 0, NULL, NULL);
+	fake_answer(&w.fw, 0, 200, "TOKEN-A", NULL);
+	fake_answer(&w.fw, 0, 404, "not found", NULL);
+	fake_answer(&w.fw, 0, 403, "forbidden", NULL);
+	fake_answer(&w.fw, 0, 500, "oops", NULL);
+	fake_answer(&w.fw, -ETIMEDOUT, 0, NULL, NULL);
 	CHECK_INT(world_get(&w), -ENOENT);
 	CHECK_INT(world_get(&w), -EACCES);
 	CHECK_INT(world_get(&w), -EPROTO);
 	CHECK_INT(world_get(&w), -ETIMEDOUT);
 	CHECK(w.out.len == 0);
-	CHECK_INT(w.fake.n_reqs, 5);
+	CHECK_INT(w.fw.http.n_requests, 5);
 	CHECK_INT(imds_get(w.m, "latest/meta-data", &w.out), -EINVAL);
 	world_done(&w);
 }
@@ -356,8 +266,8 @@ static void test_body_over_out_cap(void)
 	struct world w;
 
 	CHECK_INT(world_init(&w), 0);
-	fake_answer(&w.fake, 0, 200, "TOKEN-A", NULL);
-	fake_answer(&w.fake, 0, 200, "0123456789", NULL);
+	fake_answer(&w.fw, 0, 200, "TOKEN-A", NULL);
+	fake_answer(&w.fw, 0, 200, "0123456789", NULL);
 	w.out.max = 9;
 	CHECK_INT(world_get(&w), -EMSGSIZE);
 	CHECK(w.out.len == 0);
@@ -368,16 +278,14 @@ static void test_disabled(void)
 {
 	struct world w;
 
-	memset(&w, 0, sizeof(w));
-	w.env = (struct env){ { "AWS_EC2_METADATA_DISABLED" }, { "TRUE" } };
-	w.ctx = (struct creds_context){ .getenv = env_get,
-					.getenv_userdata = &w.env,
-					.http = &w.fake.base };
-	CHECK_INT(imds_new(&w.ctx, &w.m), -ENOENT);
+	CHECK_INT(world_init_bare(&w), 0);
+	fake_setenv(&w.fw, "AWS_EC2_METADATA_DISABLED", "TRUE");
+	CHECK_INT(imds_new(&w.fw.ctx, &w.m), -ENOENT);
 	CHECK(w.m == NULL);
-	w.env.values[0] = "false";
-	CHECK_INT(imds_new(&w.ctx, &w.m), 0);
-	w.m = imds_free(w.m);
+	fake_setenv(&w.fw, "AWS_EC2_METADATA_DISABLED", "false");
+	CHECK_INT(imds_new(&w.fw.ctx, &w.m), 0);
+	CHECK_INT(w.fw.http.n_requests, 0);
+	world_done(&w);
 	CHECK(imds_free(NULL) == NULL);
 }
 
@@ -388,19 +296,15 @@ static int new_with(const char *name, const char *value, char *url, size_t url_s
 	struct world w;
 	int r;
 
-	memset(&w, 0, sizeof(w));
-	w.env = (struct env){ { name }, { value } };
-	w.fake.base.perform = fake_perform;
-	w.ctx = (struct creds_context){ .getenv = env_get,
-					.getenv_userdata = &w.env,
-					.http = &w.fake.base };
-	buf_init(&w.out, 64);
-	r = imds_new(&w.ctx, &w.m);
+	r = world_init_bare(&w);
+	fake_setenv(&w.fw, name, value);
+	if (r == 0)
+		r = imds_new(&w.fw.ctx, &w.m);
 	if (r == 0) {
-		fake_answer(&w.fake, 0, 200, "T", NULL);
-		fake_answer(&w.fake, 0, 200, "x", NULL);
+		fake_answer(&w.fw, 0, 200, "T", NULL);
+		fake_answer(&w.fw, 0, 200, "x", NULL);
 		r = world_get(&w);
-		snprintf(url, url_size, "%s", w.fake.reqs[0].url);
+		snprintf(url, url_size, "%s", w.fw.http.requests[0].url);
 	}
 	world_done(&w);
 	return r;
@@ -410,7 +314,7 @@ static void test_endpoint_override(void)
 {
 	static const char *const bad[] = { "ftp://127.0.0.1", "169.254.169.254", "http://a b",
 					   "http://h?x",      "http://u@h",	 "http://" };
-	char url[256];
+	char url[512]; /* as struct fake_request's */
 	size_t i;
 
 	CHECK_INT(new_with("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:1338/", url,
@@ -429,7 +333,7 @@ static void test_endpoint_override(void)
 
 static void test_endpoint_mode(void)
 {
-	char url[256];
+	char url[512]; /* as struct fake_request's */
 
 	CHECK_INT(new_with("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "IPv6", url, sizeof(url)), 0);
 	CHECK_STR(url, "http://[fd00:ec2::254]/latest/api/token");
@@ -445,13 +349,13 @@ static void test_v1_disabled(void)
 
 	CHECK_INT(world_init(&w), 0);
 	w.m = imds_free(w.m);
-	w.env = (struct env){ { "AWS_EC2_METADATA_V1_DISABLED" }, { "true" } };
-	CHECK_INT(imds_new(&w.ctx, &w.m), 0);
-	fake_answer(&w.fake, 0, 403, NULL, NULL);
-	fake_answer(&w.fake, -ETIMEDOUT, 0, NULL, NULL);
+	fake_setenv(&w.fw, "AWS_EC2_METADATA_V1_DISABLED", "true");
+	CHECK_INT(imds_new(&w.fw.ctx, &w.m), 0);
+	fake_answer(&w.fw, 0, 403, NULL, NULL);
+	fake_answer(&w.fw, -ETIMEDOUT, 0, NULL, NULL);
 	CHECK_INT(world_get(&w), -EACCES);
 	CHECK_INT(world_get(&w), -ETIMEDOUT);
-	CHECK_INT(w.fake.n_reqs, 2); /* two PUTs, no GET */
+	CHECK_INT(w.fw.http.n_requests, 2); /* two PUTs, no GET */
 	world_done(&w);
 }
 

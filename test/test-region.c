@@ -2,8 +2,8 @@
 /*
  * Tests of region resolution: the order of the sources, each source (the
  * environment, the ECS task metadata, IMDS) and its failures, and which
- * region names are refused. HTTP goes to a fake transport with scripted
- * answers that records what was asked.
+ * region names are refused. HTTP goes to the shared fake transport of
+ * test/creds/fake.h, with scripted answers, which records what was asked.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -14,89 +14,23 @@
 #include "region.h"
 #include "test.h"
 
-#define FAKE_MAX 8
-
-struct fake_answer {
-	int err; /* returned by perform() when not 0 */
-	long status;
-	const char *body;
-};
-
-struct fake {
-	struct http_transport base;
-	struct fake_answer answers[FAKE_MAX];
-	size_t n_answers;
-	char methods[FAKE_MAX][8];
-	char urls[FAKE_MAX][256];
-	size_t n_reqs;
-};
-
-static int fake_perform(struct http_transport *t, const struct http_request *req,
-			struct http_response *resp)
-{
-	struct fake *f = (struct fake *)t;
-	const struct fake_answer *a;
-
-	if (f->n_reqs == f->n_answers)
-		return -ECONNREFUSED; /* unscripted: the checks of n_reqs catch it */
-	snprintf(f->methods[f->n_reqs], sizeof(f->methods[0]), "%s", req->method);
-	snprintf(f->urls[f->n_reqs], sizeof(f->urls[0]), "%s", req->url);
-	a = &f->answers[f->n_reqs++];
-	if (a->err)
-		return a->err;
-	if (a->body && strlen(a->body) > req->max_response_bytes)
-		return -EMSGSIZE;
-	resp->status = a->status;
-	if (a->body)
-		buf_puts(&resp->body, a->body);
-	return 0;
-}
-
-static void fake_answer(struct fake *f, int err, long status, const char *body)
-{
-	f->answers[f->n_answers++] = (struct fake_answer){ err, status, body };
-}
-
-struct env {
-	const char *names[4];
-	const char *values[4];
-};
-
-static const char *env_get(const char *name, void *userdata)
-{
-	const struct env *e = userdata;
-	size_t i;
-
-	for (i = 0; i < 4 && e->names[i]; i++)
-		if (strcmp(e->names[i], name) == 0)
-			return e->values[i];
-	return NULL;
-}
-
-static int64_t clock_now(void *userdata)
-{
-	return *(int64_t *)userdata;
-}
+#include "creds/fake.h"
 
 struct world {
-	struct fake fake;
-	struct env env;
-	int64_t now;
-	struct creds_context ctx;
+	struct fake_world fw;
 	char *region;
 	const char *source;
 };
 
-static void world_init(struct world *w)
+static int world_init(struct world *w)
 {
-	memset(w, 0, sizeof(*w));
-	w->fake.base.perform = fake_perform;
-	w->now = 1700000000;
-	w->ctx = (struct creds_context){ .getenv = env_get,
-					 .getenv_userdata = &w->env,
-					 .now = clock_now,
-					 .now_userdata = &w->now,
-					 .http = &w->fake.base };
+	int r;
+
+	w->region = NULL;
+	w->source = NULL;
+	r = fake_world_init(&w->fw);
+	fake_world_done(&w->fw); /* no files */
+	return r;
 }
 
 static int world_resolve(struct world *w)
@@ -104,7 +38,7 @@ static int world_resolve(struct world *w)
 	free(w->region);
 	w->region = NULL;
 	w->source = NULL;
-	return region_resolve(&w->ctx, &w->region, &w->source);
+	return region_resolve(&w->fw.ctx, &w->region, &w->source);
 }
 
 static void world_done(struct world *w)
@@ -120,14 +54,14 @@ static void test_aws_region_first(void)
 {
 	struct world w;
 
-	world_init(&w);
-	w.env =
-	    (struct env){ { "AWS_DEFAULT_REGION", "AWS_REGION", "ECS_CONTAINER_METADATA_URI_V4" },
-			  { "eu-west-2", "us-west-2", ECS_URI } };
+	CHECK_INT(world_init(&w), 0);
+	fake_setenv(&w.fw, "AWS_DEFAULT_REGION", "eu-west-2");
+	fake_setenv(&w.fw, "AWS_REGION", "us-west-2");
+	fake_setenv(&w.fw, "ECS_CONTAINER_METADATA_URI_V4", ECS_URI);
 	CHECK_INT(world_resolve(&w), 0);
 	CHECK_STR(w.region, "us-west-2");
 	CHECK_STR(w.source, "AWS_REGION");
-	CHECK_INT(w.fake.n_reqs, 0);
+	CHECK_INT(w.fw.http.n_requests, 0);
 	world_done(&w);
 }
 
@@ -135,14 +69,14 @@ static void test_aws_default_region_second(void)
 {
 	struct world w;
 
-	world_init(&w);
-	w.env =
-	    (struct env){ { "AWS_DEFAULT_REGION", "AWS_REGION", "ECS_CONTAINER_METADATA_URI_V4" },
-			  { "eu-west-2", "", ECS_URI } };
+	CHECK_INT(world_init(&w), 0);
+	fake_setenv(&w.fw, "AWS_DEFAULT_REGION", "eu-west-2");
+	fake_setenv(&w.fw, "AWS_REGION", "");
+	fake_setenv(&w.fw, "ECS_CONTAINER_METADATA_URI_V4", ECS_URI);
 	CHECK_INT(world_resolve(&w), 0);
 	CHECK_STR(w.region, "eu-west-2");
 	CHECK_STR(w.source, "AWS_DEFAULT_REGION");
-	CHECK_INT(w.fake.n_reqs, 0);
+	CHECK_INT(w.fw.http.n_requests, 0);
 	world_done(&w);
 }
 
@@ -150,14 +84,15 @@ static void test_bad_region_in_environment(void)
 {
 	struct world w;
 
-	world_init(&w);
-	w.env =
-	    (struct env){ { "AWS_REGION", "AWS_DEFAULT_REGION" }, { "US-EAST-1", "eu-west-1" } };
+	CHECK_INT(world_init(&w), 0);
+	fake_setenv(&w.fw, "AWS_REGION", "US-EAST-1");
+	fake_setenv(&w.fw, "AWS_DEFAULT_REGION", "eu-west-1");
 	CHECK_INT(world_resolve(&w), -EINVAL);
 	CHECK(w.region == NULL && w.source == NULL);
-	w.env = (struct env){ { "AWS_DEFAULT_REGION" }, { "eu-west-1.evil.example/" } };
+	fake_setenv(&w.fw, "AWS_REGION", NULL);
+	fake_setenv(&w.fw, "AWS_DEFAULT_REGION", "eu-west-1.evil.example/");
 	CHECK_INT(world_resolve(&w), -EINVAL);
-	CHECK_INT(w.fake.n_reqs, 0);
+	CHECK_INT(w.fw.http.n_requests, 0);
 	world_done(&w);
 }
 
@@ -165,16 +100,17 @@ static void test_ecs_task_arn(void)
 {
 	struct world w;
 
-	world_init(&w);
-	w.env = (struct env){ { "ECS_CONTAINER_METADATA_URI_V4" }, { ECS_URI "/" } };
-	fake_answer(&w.fake, 0, 200,
-		    "{\"Cluster\": \"c\", " ECS_ARN ", \"AvailabilityZone\": \"us-east-1a\"}");
+	CHECK_INT(world_init(&w), 0);
+	fake_setenv(&w.fw, "ECS_CONTAINER_METADATA_URI_V4", ECS_URI "/");
+	fake_answer(&w.fw, 0, 200,
+		    "{\"Cluster\": \"c\", " ECS_ARN ", \"AvailabilityZone\": \"us-east-1a\"}",
+		    NULL);
 	CHECK_INT(world_resolve(&w), 0);
 	CHECK_STR(w.region, "eu-west-1");
 	CHECK_STR(w.source, "ecs-metadata");
-	CHECK_INT(w.fake.n_reqs, 1);
-	CHECK_STR(w.fake.methods[0], "GET");
-	CHECK_STR(w.fake.urls[0], ECS_URI "/task");
+	CHECK_INT(w.fw.http.n_requests, 1);
+	CHECK_STR(w.fw.http.requests[0].method, "GET");
+	CHECK_STR(w.fw.http.requests[0].url, ECS_URI "/task");
 	world_done(&w);
 }
 
@@ -182,13 +118,13 @@ static void test_ecs_task_arn_other_partition(void)
 {
 	struct world w;
 
-	world_init(&w);
-	w.env = (struct env){ { "ECS_CONTAINER_METADATA_URI_V4" }, { ECS_URI } };
-	fake_answer(&w.fake, 0, 200,
-		    "{\"TaskARN\": \"arn:aws-us-gov:ecs:us-gov-west-1:1:task/c/0123\"}");
+	CHECK_INT(world_init(&w), 0);
+	fake_setenv(&w.fw, "ECS_CONTAINER_METADATA_URI_V4", ECS_URI);
+	fake_answer(&w.fw, 0, 200,
+		    "{\"TaskARN\": \"arn:aws-us-gov:ecs:us-gov-west-1:1:task/c/0123\"}", NULL);
 	CHECK_INT(world_resolve(&w), 0);
 	CHECK_STR(w.region, "us-gov-west-1");
-	CHECK_STR(w.fake.urls[0], ECS_URI "/task");
+	CHECK_STR(w.fw.http.requests[0].url, ECS_URI "/task");
 	world_done(&w);
 }
 
@@ -198,9 +134,11 @@ static int ecs_region(const char *body, char *out, size_t out_size)
 	struct world w;
 	int r;
 
-	world_init(&w);
-	w.env = (struct env){ { "ECS_CONTAINER_METADATA_URI_V4" }, { ECS_URI } };
-	fake_answer(&w.fake, 0, 200, body);
+	r = world_init(&w);
+	if (r < 0)
+		return r;
+	fake_setenv(&w.fw, "ECS_CONTAINER_METADATA_URI_V4", ECS_URI);
+	fake_answer(&w.fw, 0, 200, body, NULL);
 	r = world_resolve(&w);
 	if (r == 0)
 		snprintf(out, out_size, "%s", w.region);
@@ -247,16 +185,16 @@ static void test_ecs_failures_are_errors(void)
 {
 	struct world w;
 
-	world_init(&w);
-	w.env = (struct env){ { "ECS_CONTAINER_METADATA_URI_V4" }, { ECS_URI } };
-	fake_answer(&w.fake, 0, 500, "{}");
-	fake_answer(&w.fake, -ECONNREFUSED, 0, NULL);
+	CHECK_INT(world_init(&w), 0);
+	fake_setenv(&w.fw, "ECS_CONTAINER_METADATA_URI_V4", ECS_URI);
+	fake_answer(&w.fw, 0, 500, "{}", NULL);
+	fake_answer(&w.fw, -ECONNREFUSED, 0, NULL, NULL);
 	CHECK_INT(world_resolve(&w), -EPROTO);
 	CHECK_INT(world_resolve(&w), -ECONNREFUSED);
-	CHECK_INT(w.fake.n_reqs, 2);
-	w.env.values[0] = "file:///etc/passwd";
+	CHECK_INT(w.fw.http.n_requests, 2);
+	fake_setenv(&w.fw, "ECS_CONTAINER_METADATA_URI_V4", "file:///etc/passwd");
 	CHECK_INT(world_resolve(&w), -EINVAL);
-	CHECK_INT(w.fake.n_reqs, 2);
+	CHECK_INT(w.fw.http.n_requests, 2);
 	world_done(&w);
 }
 
@@ -264,15 +202,16 @@ static void test_imds(void)
 {
 	struct world w;
 
-	world_init(&w);
-	fake_answer(&w.fake, 0, 200, "TOKEN");
-	fake_answer(&w.fake, 0, 200, "ap-south-1\n");
+	CHECK_INT(world_init(&w), 0);
+	fake_answer(&w.fw, 0, 200, "TOKEN", NULL);
+	fake_answer(&w.fw, 0, 200, "ap-south-1\n", NULL);
 	CHECK_INT(world_resolve(&w), 0);
 	CHECK_STR(w.region, "ap-south-1");
 	CHECK_STR(w.source, "imds");
-	CHECK_INT(w.fake.n_reqs, 2);
-	CHECK_STR(w.fake.methods[0], "PUT");
-	CHECK_STR(w.fake.urls[1], "http://169.254.169.254/latest/meta-data/placement/region");
+	CHECK_INT(w.fw.http.n_requests, 2);
+	CHECK_STR(w.fw.http.requests[0].method, "PUT");
+	CHECK_STR(w.fw.http.requests[1].url,
+		  "http://169.254.169.254/latest/meta-data/placement/region");
 	world_done(&w);
 }
 
@@ -280,9 +219,9 @@ static void test_imds_bad_region(void)
 {
 	struct world w;
 
-	world_init(&w);
-	fake_answer(&w.fake, 0, 200, "TOKEN");
-	fake_answer(&w.fake, 0, 200, "<html>us-east-1</html>");
+	CHECK_INT(world_init(&w), 0);
+	fake_answer(&w.fw, 0, 200, "TOKEN", NULL);
+	fake_answer(&w.fw, 0, 200, "<html>us-east-1</html>", NULL);
 	CHECK_INT(world_resolve(&w), -EBADMSG);
 	CHECK(w.region == NULL);
 	world_done(&w);
@@ -294,28 +233,28 @@ static void test_nothing_knows(void)
 	char *region = NULL;
 
 	/* IMDS times out (token, then the IMDSv1 GET). */
-	world_init(&w);
-	fake_answer(&w.fake, -ETIMEDOUT, 0, NULL);
-	fake_answer(&w.fake, -ETIMEDOUT, 0, NULL);
+	CHECK_INT(world_init(&w), 0);
+	fake_answer(&w.fw, -ETIMEDOUT, 0, NULL, NULL);
+	fake_answer(&w.fw, -ETIMEDOUT, 0, NULL, NULL);
 	CHECK_INT(world_resolve(&w), -ENOENT);
-	CHECK_INT(w.fake.n_reqs, 2);
+	CHECK_INT(w.fw.http.n_requests, 2);
 	/* IMDS without the path. */
-	world_init(&w);
-	fake_answer(&w.fake, 0, 200, "TOKEN");
-	fake_answer(&w.fake, 0, 404, "");
+	CHECK_INT(world_init(&w), 0);
+	fake_answer(&w.fw, 0, 200, "TOKEN", NULL);
+	fake_answer(&w.fw, 0, 404, "", NULL);
 	CHECK_INT(world_resolve(&w), -ENOENT);
 	/* IMDS disabled: not asked. */
-	world_init(&w);
-	w.env = (struct env){ { "AWS_EC2_METADATA_DISABLED" }, { "true" } };
+	CHECK_INT(world_init(&w), 0);
+	fake_setenv(&w.fw, "AWS_EC2_METADATA_DISABLED", "true");
 	CHECK_INT(world_resolve(&w), -ENOENT);
-	CHECK_INT(w.fake.n_reqs, 0);
+	CHECK_INT(w.fw.http.n_requests, 0);
 	/* No transport: the environment only. */
-	world_init(&w);
-	w.ctx.http = NULL;
-	CHECK_INT(region_resolve(&w.ctx, &region, NULL), -ENOENT);
+	CHECK_INT(world_init(&w), 0);
+	w.fw.ctx.http = NULL;
+	CHECK_INT(region_resolve(&w.fw.ctx, &region, NULL), -ENOENT);
 	CHECK(region == NULL);
-	w.env = (struct env){ { "AWS_REGION" }, { "eu-north-1" } };
-	CHECK_INT(region_resolve(&w.ctx, &region, NULL), 0);
+	fake_setenv(&w.fw, "AWS_REGION", "eu-north-1");
+	CHECK_INT(region_resolve(&w.fw.ctx, &region, NULL), 0);
 	CHECK_STR(region, "eu-north-1");
 	free(region);
 }

@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * fake.h: the fakes shared by the credential tests (test-creds*.c).
+ * fake.h: the fakes shared by the tests of the modules that take a
+ * creds_context (test-creds*.c, test-imds.c, test-region.c).
  *
- *  - struct fake_http: an http_transport that answers from a table of
- *    routes (method and exact URL; the last matching route wins, so a test
- *    overrides one by adding another) and records every request. An
- *    unrouted request gets a 404.
+ *  - struct fake_http: an http_transport that records every request and
+ *    answers either from a script (fake_answer(): answers in the order
+ *    given, whatever was asked; once the script is used up, -ECONNREFUSED)
+ *    or, when no answer was scripted, from a table of routes (method and
+ *    exact URL; the last matching route wins, so a test overrides one by
+ *    adding another; an unrouted request gets a 404).
  *  - struct fake_env: a getenv table; the real environment is never read.
  *  - a fixed clock the test moves by hand.
  *  - temporary files in a private directory, removed by fake_world_done().
@@ -28,16 +31,20 @@
 #include "http.h"
 
 #define FAKE_MAX_ROUTES	  16
+#define FAKE_MAX_ANSWERS  16
 #define FAKE_MAX_REQUESTS 32
 #define FAKE_MAX_VARS	  32
 #define FAKE_MAX_FILES	  16
 
+/* A route, or a scripted answer (method and url unused). */
 struct fake_route {
 	const char *method;
 	const char *url;
 	long status;
 	const char *body;
-	int err; /* perform() returns it instead of answering, when not 0 */
+	int err;	      /* perform() returns it instead of answering, when not 0 */
+	const char *headers;  /* raw header lines after the status line, or NULL */
+	const char *err_text; /* resp->error with err, or NULL for "fake error" */
 };
 
 struct fake_request {
@@ -46,6 +53,7 @@ struct fake_request {
 	char headers[4096]; /* "Name: value\n" each */
 	char body[4096];
 	size_t body_len;
+	long connect_timeout_ms;
 	long timeout_ms;
 	size_t max_response_bytes;
 };
@@ -54,6 +62,8 @@ struct fake_http {
 	struct http_transport base;
 	struct fake_route routes[FAKE_MAX_ROUTES];
 	size_t n_routes;
+	struct fake_route answers[FAKE_MAX_ANSWERS];
+	size_t n_answers, next_answer;
 	struct fake_request requests[FAKE_MAX_REQUESTS];
 	size_t n_requests;
 };
@@ -89,37 +99,65 @@ static inline void fake_record(struct fake_http *f, const struct http_request *r
 	if (r->body_len)
 		memcpy(r->body, req->body, r->body_len);
 	r->body[r->body_len] = '\0';
+	r->connect_timeout_ms = req->connect_timeout_ms;
 	r->timeout_ms = req->timeout_ms;
 	r->max_response_bytes = req->max_response_bytes;
 }
 
-static inline int fake_perform(struct http_transport *t, const struct http_request *req,
-			       struct http_response *resp)
+/* The route for req: the last that matches, or NULL. */
+static inline const struct fake_route *fake_find_route(const struct fake_http *f,
+						       const struct http_request *req)
 {
-	struct fake_http *f = (struct fake_http *)t;
-	const struct fake_route *route = NULL;
 	size_t i;
 
-	if (f->n_requests == FAKE_MAX_REQUESTS)
-		return -ECONNREFUSED;
-	fake_record(f, req);
-	for (i = f->n_routes; i > 0 && !route; i--)
+	for (i = f->n_routes; i > 0; i--)
 		if (strcmp(f->routes[i - 1].method, req->method) == 0 &&
 		    strcmp(f->routes[i - 1].url, req->url) == 0)
-			route = &f->routes[i - 1];
-	if (!route) {
-		resp->status = 404;
-		return 0;
-	}
-	if (route->err)
+			return &f->routes[i - 1];
+	return NULL;
+}
+
+/* Answers req as route says, as the curl transport would. */
+static inline int fake_answer_with(const struct fake_route *route, const struct http_request *req,
+				   struct http_response *resp)
+{
+	if (route->err) {
+		snprintf(resp->error, sizeof(resp->error), "%s",
+			 route->err_text ? route->err_text : "fake error");
 		return route->err;
+	}
 	if (route->body && req->max_response_bytes && strlen(route->body) > req->max_response_bytes)
 		return -EMSGSIZE;
 	resp->status = route->status;
 	if (route->body)
 		buf_puts(&resp->body, route->body);
 	buf_printf(&resp->headers, "HTTP/1.1 %ld X\r\n", route->status);
+	if (route->headers)
+		buf_puts(&resp->headers, route->headers);
 	return 0;
+}
+
+static inline int fake_perform(struct http_transport *t, const struct http_request *req,
+			       struct http_response *resp)
+{
+	struct fake_http *f = (struct fake_http *)t;
+	const struct fake_route *route;
+
+	if (f->n_requests == FAKE_MAX_REQUESTS)
+		return -ECONNREFUSED;
+	if (f->n_answers) {
+		if (f->next_answer == f->n_answers)
+			return -ECONNREFUSED; /* unscripted: the checks of n_requests catch it */
+		fake_record(f, req);
+		return fake_answer_with(&f->answers[f->next_answer++], req, resp);
+	}
+	fake_record(f, req);
+	route = fake_find_route(f, req);
+	if (!route) {
+		resp->status = 404;
+		return 0;
+	}
+	return fake_answer_with(route, req, resp);
 }
 
 static inline void fake_http_free(struct http_transport *t)
@@ -135,6 +173,17 @@ static inline struct fake_route *fake_route(struct fake_world *w, const char *me
 
 	*r = (struct fake_route){ .method = method, .url = url, .status = status, .body = body };
 	return r;
+}
+
+/* Scripts the next answer: err (with err_text as resp->error), else status,
+ * body and raw header lines (each may be NULL). Returns it. */
+static inline struct fake_route *fake_answer(struct fake_world *w, int err, long status,
+					     const char *body, const char *headers)
+{
+	struct fake_route *a = &w->http.answers[w->http.n_answers++];
+
+	*a = (struct fake_route){ .status = status, .body = body, .err = err, .headers = headers };
+	return a;
 }
 
 static inline const char *fake_getenv(const char *name, void *userdata)
