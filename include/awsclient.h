@@ -114,7 +114,7 @@ struct aws_call {
 
 	/* Private to the client. */
 	struct aws_call *next;
-	int64_t ready_at_ms;
+	int64_t ready_at_ms; /* queued: when it may start; ended: when its transfer ended */
 	int64_t started_ms;
 	char *body;
 	size_t body_len;
@@ -140,7 +140,10 @@ int aws_client_submit(struct aws_client *c, struct aws_call *call);
 /* Runs every queued call (and those their callbacks submit) to completion.
  * Returns 0 (each call's own result says how it ended), or -ECANCELED after
  * aws_client_abort(), in which case the calls still queued completed with
- * -ECANCELED. */
+ * -ECANCELED. Done callbacks run one at a time on this thread; before it
+ * reads each finished call's answer, run() starts the queued calls that may
+ * start (none after an abort), so other calls are in flight while a done
+ * callback runs and their round trips overlap its work. */
 int aws_client_run(struct aws_client *c);
 
 /* Makes a running or the next aws_client_run() stop promptly. Thread-safe

@@ -9,9 +9,13 @@
  * multi handle until the next transfer ends or the next back-off elapses,
  * and completes finished transfers: a retryable failure goes back into the
  * queue with a new start time, anything else is handed to the call's done
- * callback, which may queue more calls (the next page, say). Every attempt
- * is signed afresh, so a retry after a credential refresh uses the new
- * keys. Owned and run by the refresher thread only.
+ * callback, which may queue more calls (the next page, say). Parsing an
+ * answer and running a callback take CPU while no transfer moves, so the
+ * loop first takes every ended transfer off the multi handle (freeing its
+ * slot), and before reading each answer it starts what may start and lets
+ * curl send it: the next calls' round trips overlap this parsing. Every
+ * attempt is signed afresh, so a retry after a credential refresh uses the
+ * new keys. Owned and run by the refresher thread only.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -368,6 +372,7 @@ int aws_client_submit(struct aws_client *c, struct aws_call *call)
 	return 0;
 }
 
+/* Reports an ended attempt (ready_at_ms holds when its transfer ended). */
 static void observe(struct aws_client *c, const struct aws_call *call, const char *outcome,
 		    bool will_retry)
 {
@@ -376,7 +381,7 @@ static void observe(struct aws_client *c, const struct aws_call *call, const cha
 		.operation = call->operation,
 		.outcome = outcome,
 		.will_retry = will_retry,
-		.duration_ms = now_ms() - call->started_ms,
+		.duration_ms = call->ready_at_ms - call->started_ms,
 	};
 
 	if (c->observe)
@@ -448,10 +453,11 @@ static int sign_headers(struct aws_client *c, const struct aws_call *call, const
 static int attempt_sign(struct aws_client *c, struct aws_call *call, struct attempt *a)
 {
 	const struct aws_target *t = &c->target[call->service];
+	struct creds_failure why;
 	struct creds *cr = NULL;
 	int r;
 
-	r = creds_provider_fetch(c->creds, &cr);
+	r = creds_provider_fetch_why(c->creds, &cr, &why);
 	if (r < 0) {
 		snprintf(call->error.code, sizeof(call->error.code), "CredentialsError");
 		if (r == -ENOENT)
@@ -460,8 +466,8 @@ static int attempt_sign(struct aws_client *c, struct aws_call *call, struct atte
 				 "identity, ECS container, EC2 instance metadata)");
 		else
 			snprintf(call->error.message, sizeof(call->error.message),
-				 "cannot get AWS credentials from %s: %s",
-				 c->creds->name ? c->creds->name : "the chain", strerror(-r));
+				 "cannot get AWS credentials from %s: %.200s", why.provider,
+				 why.detail[0] ? why.detail : strerror(-r));
 		return r;
 	}
 	snprintf(a->target, sizeof(a->target), "%s.%s", target_prefix(call->service),
@@ -537,6 +543,10 @@ static int attempt_read(struct aws_call *call, int transport, enum aws_retry_cla
 	memset(&call->error, 0, sizeof(call->error));
 	call->http_status = transport == 0 ? resp->status : 0;
 	*ret_cls = aws_retry_classify(transport, call->http_status, NULL);
+	if (transport == -EPERM) { /* TLS verification: name the certificate problem */
+		snprintf(call->error.code, sizeof(call->error.code), "TLSError");
+		snprintf(call->error.message, sizeof(call->error.message), "%s", resp->error);
+	}
 	if (transport < 0)
 		return transport;
 	if (resp->status >= 200 && resp->status < 300) {
@@ -564,16 +574,16 @@ static void unlink_flying(struct aws_client *c, struct aws_call *call)
 	c->in_flight--;
 }
 
-/* Decides between a retry and the end of a call after its attempt. */
-static void attempt_complete(struct aws_client *c, struct aws_call *call, CURLcode code)
+/* Decides between a retry and the end of a call whose transfer ended (see
+ * collect_finished() for what it left in the call). */
+static void attempt_complete(struct aws_client *c, struct aws_call *call)
 {
 	enum aws_retry_class cls;
 	unsigned cost;
 	int r;
 
-	unlink_flying(c, call);
 	call->attempts++;
-	r = attempt_read(call, http_exchange_complete(call->exchange, code), &cls);
+	r = attempt_read(call, call->result, &cls);
 	if (cls != AWS_RETRY_NO && call->attempts < c->max_attempts &&
 	    aws_retry_quota_acquire(&c->quota, cls, &cost) == 0) {
 		observe(c, call, outcome_of(r, call->http_status, cls), true);
@@ -623,7 +633,18 @@ static int64_t start_ready(struct aws_client *c)
 	return wait;
 }
 
-static void read_completions(struct aws_client *c)
+/* Calls whose transfer ended and whose answer is still to be read, in the
+ * order the transfers ended. */
+struct finished {
+	struct aws_call *head;
+	struct aws_call **tail;
+};
+
+/* Takes the ended transfers off the multi handle, which frees their slots,
+ * and appends them to f. Until attempt_complete() reads it, a call keeps
+ * the transport's result (0 or a negative errno) in result and the end of
+ * its transfer in ready_at_ms. */
+static void collect_finished(struct aws_client *c, struct finished *f)
 {
 	struct aws_call *call;
 	CURLMsg *m;
@@ -633,8 +654,49 @@ static void read_completions(struct aws_client *c)
 		if (m->msg != CURLMSG_DONE)
 			continue;
 		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&call);
-		attempt_complete(c, call, m->data.result);
+		call->result = http_exchange_complete(call->exchange, m->data.result);
+		call->ready_at_ms = now_ms();
+		unlink_flying(c, call); /* m is invalid from here on */
+		call->next = NULL;
+		*f->tail = call;
+		f->tail = &call->next;
 	}
+}
+
+/* Keeps the network busy without waiting: starts what may start and lets
+ * curl send what it can. Starts nothing once aborted. */
+static void pump(struct aws_client *c, struct finished *f)
+{
+	int running;
+
+	if (atomic_load(&c->aborted))
+		return;
+	start_ready(c);
+	curl_multi_perform(c->multi, &running);
+	collect_finished(c, f);
+}
+
+/* Reads the answers of the ended transfers and runs their callbacks, one at
+ * a time. Before each, the freed slots are refilled, so that parsing one
+ * answer overlaps the next calls' round trips. Returns how many calls it
+ * completed or queued for a retry. */
+static unsigned complete_finished(struct aws_client *c)
+{
+	struct finished f = { .head = NULL, .tail = &f.head };
+	struct aws_call *call;
+	unsigned n = 0;
+
+	collect_finished(c, &f);
+	while (f.head) {
+		pump(c, &f);
+		call = f.head;
+		f.head = call->next;
+		if (!f.head)
+			f.tail = &f.head;
+		attempt_complete(c, call);
+		n++;
+	}
+	return n;
 }
 
 /* Ends every call, queued or in flight, with -ECANCELED. */
@@ -669,14 +731,11 @@ int aws_client_run(struct aws_client *c)
 		if (!c->queue && !c->in_flight)
 			return 0;
 		curl_multi_perform(c->multi, &running);
-		read_completions(c);
-		if (c->in_flight == 0 && wait < 0)
-			continue;
+		if (complete_finished(c) > 0)
+			continue; /* they may have queued calls or retries */
 		if (wait < 0 || wait > 1000)
 			wait = 1000;
 		curl_multi_poll(c->multi, NULL, 0, (int)wait, NULL);
-		curl_multi_perform(c->multi, &running);
-		read_completions(c);
 	}
 }
 
