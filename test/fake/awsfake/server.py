@@ -221,6 +221,10 @@ class Listener(http.server.ThreadingHTTPServer):
 
     daemon_threads = True
     block_on_close = False
+    # socketserver's default backlog is 5: a client opening its 16
+    # connections at once (cloudmap-sd's first refresh) would see SYNs
+    # dropped and wait a second to retry them. AWS has no such limit.
+    request_queue_size = 128
 
     def __init__(self, name, app, stop, ssl_context=None):
         self.name = name
