@@ -12,6 +12,11 @@
  * namespace's labelled identity (id, name, type) are the same, and renders
  * the rest with targets_build_service() and snapshot_part_new().
  *
+ * The services to render are rendered in parallel, on the calling thread
+ * and up to 3 short-lived helper threads (no more than the CPUs online),
+ * joined before partcache_build() returns: a first refresh of thousands
+ * of targets is bound by rendering and compressing.
+ *
  * The target options must stay the same for the life of a cache.
  * Refresher thread only (service reference counts are not atomic); the
  * parts themselves go to the HTTP threads inside snapshots.

@@ -5,12 +5,18 @@
  *
  * The entries are sorted by service address and found by binary search:
  * a build of n services costs n log n comparisons plus the rendering of
- * what changed.
+ * what changed. The services to render are rendered in parallel, on the
+ * calling thread and up to PARTCACHE_THREADS - 1 short-lived threads:
+ * rendering is pure (each job reads the immutable inventory and writes its
+ * own slot), so the only shared state is the next job's index.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "partcache.h"
 
@@ -28,11 +34,24 @@ struct partcache {
 	size_t n_entries;
 };
 
+#define PARTCACHE_THREADS 4 /* at most, and no more than the CPUs online */
+
+/* A service to render, and where its part goes. */
+struct partcache_job {
+	const struct cm_namespace *ns;
+	const struct cm_service *svc;
+	struct partcache_entry *entry;
+};
+
 /* The entries being made by one build. */
 struct partcache_next {
 	struct partcache_entry *entries;
 	size_t n;
-	struct snapshot_part **parts; /* borrowed from entries, in inventory order */
+	struct partcache_job *jobs;
+	size_t n_jobs;
+	atomic_size_t next_job; /* the next job a worker takes */
+	atomic_int error;	/* the first failure, or 0 */
+	const struct target_options *opts;
 };
 
 static void entries_free(struct partcache_entry *e, size_t n)
@@ -91,27 +110,62 @@ static struct snapshot_part *partcache_find(const struct partcache *c,
 	return e->part;
 }
 
-/* svc's part: the cached one, or a new rendering. */
-static int partcache_part(struct partcache *c, const struct cm_namespace *ns,
-			  const struct cm_service *svc, struct partcache_stats *st,
-			  struct snapshot_part **ret)
+/* Renders one service into a new part. Any thread. */
+static int partcache_render(const struct target_options *opts, const struct partcache_job *job)
 {
-	struct snapshot_part *p = partcache_find(c, ns, svc);
 	struct target_set *ts = NULL;
 	int r;
 
-	if (p) {
-		st->reused++;
-		*ret = snapshot_part_ref(p);
-		return 0;
-	}
-	r = targets_build_service(ns, svc, c->opts, &ts);
+	r = targets_build_service(job->ns, job->svc, opts, &ts);
 	if (r >= 0)
-		r = snapshot_part_new(ts, 0, 0, ret);
+		r = snapshot_part_new(ts, 0, 0, &job->entry->part);
 	target_set_free(ts);
-	if (r >= 0)
-		st->rendered++;
 	return r;
+}
+
+/* A worker: takes jobs until none is left or one has failed. */
+static void *partcache_worker(void *arg)
+{
+	struct partcache_next *next = arg;
+	size_t i;
+	int r;
+
+	while (!atomic_load(&next->error) &&
+	       (i = atomic_fetch_add(&next->next_job, 1)) < next->n_jobs) {
+		r = partcache_render(next->opts, &next->jobs[i]);
+		if (r < 0) {
+			int none = 0;
+
+			atomic_compare_exchange_strong(&next->error, &none, r);
+		}
+	}
+	return NULL;
+}
+
+static size_t partcache_threads(size_t n_jobs)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t n = cpus > 0 ? (size_t)cpus : 1;
+
+	if (n > PARTCACHE_THREADS)
+		n = PARTCACHE_THREADS;
+	return n < n_jobs ? n : n_jobs;
+}
+
+/* Runs every job, on this thread and the helpers it can start (a helper
+ * that cannot be started leaves its share to the others). */
+static int partcache_render_all(struct partcache_next *next)
+{
+	pthread_t helpers[PARTCACHE_THREADS];
+	size_t i, n_helpers = 0, want = partcache_threads(next->n_jobs);
+
+	for (i = 1; i < want; i++)
+		if (pthread_create(&helpers[n_helpers], NULL, partcache_worker, next) == 0)
+			n_helpers++;
+	partcache_worker(next);
+	for (i = 0; i < n_helpers; i++)
+		pthread_join(helpers[i], NULL);
+	return atomic_load(&next->error);
 }
 
 static int entry_fill(struct partcache_entry *e, const struct cm_namespace *ns,
@@ -124,10 +178,12 @@ static int entry_fill(struct partcache_entry *e, const struct cm_namespace *ns,
 	return e->namespace_id && e->namespace_name && e->namespace_type ? 0 : -ENOMEM;
 }
 
+/* Makes an entry per service: the cached part, or a job to render it. */
 static int partcache_collect(struct partcache *c, const struct inventory *inv,
 			     struct partcache_next *next, struct partcache_stats *st)
 {
 	struct partcache_entry *e;
+	struct snapshot_part *p;
 	struct cm_namespace *ns;
 	size_t i, j;
 	int r;
@@ -137,13 +193,18 @@ static int partcache_collect(struct partcache *c, const struct inventory *inv,
 		for (j = 0; j < ns->n_services; j++) {
 			e = &next->entries[next->n++];
 			r = entry_fill(e, ns, ns->services[j]);
-			if (r >= 0)
-				r = partcache_part(c, ns, ns->services[j], st, &e->part);
 			if (r < 0)
 				return r;
-			next->parts[next->n - 1] = e->part;
+			p = partcache_find(c, ns, ns->services[j]);
+			if (p)
+				e->part = snapshot_part_ref(p);
+			else
+				next->jobs[next->n_jobs++] =
+				    (struct partcache_job){ ns, ns->services[j], e };
 		}
 	}
+	st->reused = next->n - next->n_jobs;
+	st->rendered = next->n_jobs;
 	return 0;
 }
 
@@ -156,6 +217,23 @@ static size_t inventory_services(const struct inventory *inv)
 	return n;
 }
 
+/* The parts of the entries, in inventory order, and the snapshot. */
+static int partcache_assemble(const struct partcache_next *next, int64_t refreshed_at_unix,
+			      struct snapshot **ret)
+{
+	struct snapshot_part **parts = calloc(next->n + 1, sizeof(*parts));
+	size_t i;
+	int r;
+
+	if (!parts)
+		return -ENOMEM;
+	for (i = 0; i < next->n; i++)
+		parts[i] = next->entries[i].part;
+	r = snapshot_assemble(parts, next->n, refreshed_at_unix, ret);
+	free(parts);
+	return r;
+}
+
 int partcache_build(struct partcache *c, const struct inventory *inv, int64_t refreshed_at_unix,
 		    struct snapshot **ret, struct partcache_stats *ret_stats)
 {
@@ -163,15 +241,18 @@ int partcache_build(struct partcache *c, const struct inventory *inv, int64_t re
 	struct partcache_stats st = { 0 };
 	struct partcache_next next = {
 		.entries = calloc(n + 1, sizeof(*next.entries)),
-		.parts = calloc(n + 1, sizeof(*next.parts)),
+		.jobs = calloc(n + 1, sizeof(*next.jobs)),
+		.opts = c->opts,
 	};
-	int r = next.entries && next.parts ? 0 : -ENOMEM;
+	int r = next.entries && next.jobs ? 0 : -ENOMEM;
 
 	if (r >= 0)
 		r = partcache_collect(c, inv, &next, &st);
 	if (r >= 0)
-		r = snapshot_assemble(next.parts, next.n, refreshed_at_unix, ret);
-	free(next.parts);
+		r = partcache_render_all(&next);
+	if (r >= 0)
+		r = partcache_assemble(&next, refreshed_at_unix, ret);
+	free(next.jobs);
 	if (r < 0) {
 		entries_free(next.entries, next.n);
 		return r;

@@ -131,22 +131,26 @@ static void log_notes(struct refresher *r, const struct snapshot *s)
 	free(text);
 }
 
+/* What a refresh built: for its log line. */
+struct build_outcome {
+	size_t targets;	 /* served after it */
+	size_t rendered; /* services rendered anew (the others' parts were reused) */
+};
+
 /* Turns an inventory into a new snapshot (not yet published), rendering
- * only the services that changed since the last build. */
-static int build(struct refresher *r, const struct inventory *inv, struct snapshot **ret)
+ * only the services that changed since the last build (*ret_rendered of
+ * them). */
+static int build(struct refresher *r, const struct inventory *inv, struct snapshot **ret,
+		 size_t *ret_rendered)
 {
 	struct partcache_stats st;
-	char reused[24], rendered[24];
 	int e;
 
 	e = partcache_build(r->parts, inv, inv->built_at_unix, ret, &st);
 	if (e < 0)
 		return e;
 	log_notes(r, *ret);
-	snprintf(reused, sizeof(reused), "%zu", st.reused);
-	snprintf(rendered, sizeof(rendered), "%zu", st.rendered);
-	log_kv(LOG_LEVEL_DEBUG, "snapshot built", "services_rendered", rendered, "services_reused",
-	       reused, NULL);
+	*ret_rendered = st.rendered;
 	return 0;
 }
 
@@ -179,19 +183,19 @@ static bool inventory_same(const struct inventory *prev, const struct inventory 
  * publish): when nothing changed since the snapshot in service was built,
  * that one is confirmed instead of rendered again. */
 static int build_or_confirm(struct refresher *r, const struct inventory *next, int result,
-			    struct snapshot **ret, size_t *ret_targets)
+			    struct snapshot **ret, struct build_outcome *out)
 {
 	int e;
 
 	*ret = NULL;
 	if (result == DISCOVERY_OK && r->published && inventory_same(r->inv, next)) {
 		atomic_store(&r->published->refreshed_at_unix, next->built_at_unix);
-		*ret_targets = r->published->n_groups;
+		out->targets = r->published->n_groups;
 		return 0;
 	}
-	e = build(r, next, ret);
+	e = build(r, next, ret, &out->rendered);
 	if (e == 0)
-		*ret_targets = (*ret)->n_groups;
+		out->targets = (*ret)->n_groups;
 	return e;
 }
 
@@ -208,17 +212,19 @@ static const char *result_name(int result)
 }
 
 static void log_refresh(const char *kind, int result, const struct inventory *inv,
-			const struct discovery_stats *st, int64_t duration_ms, size_t targets)
+			const struct discovery_stats *st, int64_t duration_ms,
+			const struct build_outcome *out)
 {
-	char ms[24], n_targets[24], n_errors[24];
+	char ms[24], n_targets[24], n_errors[24], n_rendered[24];
 	char *errors = inv->n_errors ? errors_text(inv) : NULL;
 
 	snprintf(ms, sizeof(ms), "%lld", (long long)duration_ms);
-	snprintf(n_targets, sizeof(n_targets), "%zu", targets);
+	snprintf(n_targets, sizeof(n_targets), "%zu", out->targets);
 	snprintf(n_errors, sizeof(n_errors), "%zu", inv->n_errors);
+	snprintf(n_rendered, sizeof(n_rendered), "%zu", out->rendered);
 	if (result == DISCOVERY_OK)
 		log_kv(LOG_LEVEL_DEBUG, "refresh done", "kind", kind, "duration_ms", ms, "targets",
-		       n_targets, NULL);
+		       n_targets, "services_rendered", n_rendered, NULL);
 	else if (result == DISCOVERY_PARTIAL)
 		log_kv(LOG_LEVEL_WARN, "refresh kept the last good state of what failed", "kind",
 		       kind, "duration_ms", ms, "targets", n_targets, "errors", n_errors, "failed",
@@ -287,8 +293,8 @@ static void refresh_once(struct refresher *r, bool force_full)
 	struct discovery_stats st;
 	struct inventory *next = NULL;
 	struct snapshot *snap = NULL;
+	struct build_outcome out = { 0 };
 	int64_t duration_ms;
-	size_t targets = 0;
 	int result, e;
 
 	result = discovery_refresh(r->deps.client, &r->cfg.discovery, r->inv, full,
@@ -303,7 +309,7 @@ static void refresh_once(struct refresher *r, bool force_full)
 		return;
 	}
 	if (result != DISCOVERY_FAILED) {
-		e = build_or_confirm(r, next, result, &snap, &targets);
+		e = build_or_confirm(r, next, result, &snap, &out);
 		if (e < 0) {
 			log_kv(LOG_LEVEL_ERROR, "cannot build the targets", "err", strerror(-e),
 			       NULL);
@@ -315,7 +321,7 @@ static void refresh_once(struct refresher *r, bool force_full)
 	duration_ms = mono_ms() - start;
 	if (result != DISCOVERY_FAILED)
 		r->last_success_ms = wall_ms();
-	log_refresh(kind, result, next, &st, duration_ms, targets);
+	log_refresh(kind, result, next, &st, duration_ms, &out);
 	publish_report(r, kind, result, next, &st, duration_ms);
 	if (r->deps.telemetry)
 		telemetry_refresh(r->deps.telemetry, kind, result_name(result),
