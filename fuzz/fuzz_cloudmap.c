@@ -9,7 +9,8 @@
  *   6, 7 cloudmap_parse_name_list() (the answer taken as a C string)
  * The answer goes through json_loadb() with the flags the AWS client uses.
  * Checked beyond "no crash": the documented returns, outputs untouched on
- * failure, and what every success promises (caps, sorted arrays, names).
+ * failure, and what every success promises (caps, sorted arrays, names,
+ * each instance in one block).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -98,6 +99,35 @@ static void fuzz_tags(json_t *root)
 	kv_array_free(kv, n);
 }
 
+/* Whether [p, p + len] lies inside the block of size bytes at start. */
+static int fuzz_within(const void *start, size_t size, const void *p, size_t len)
+{
+	const char *s = start, *q = p;
+
+	return q >= s && q + len < s + size;
+}
+
+/* An instance is one block: its attrs array, then every string. */
+static void fuzz_check_block(const struct cm_instance *in)
+{
+	size_t size = in->n_attrs * sizeof(struct kv) + strlen(in->id) + strlen(in->health) + 2;
+	size_t i;
+
+	for (i = 0; i < in->n_attrs; i++)
+		size += strlen(in->attrs[i].key) + strlen(in->attrs[i].value) + 2;
+	FUZZ_CHECK(in->block != NULL);
+	FUZZ_CHECK(!in->n_attrs ||
+		   fuzz_within(in->block, size, in->attrs, in->n_attrs * sizeof(struct kv) - 1));
+	FUZZ_CHECK(fuzz_within(in->block, size, in->id, strlen(in->id)));
+	FUZZ_CHECK(fuzz_within(in->block, size, in->health, strlen(in->health)));
+	for (i = 0; i < in->n_attrs; i++) {
+		FUZZ_CHECK(
+		    fuzz_within(in->block, size, in->attrs[i].key, strlen(in->attrs[i].key)));
+		FUZZ_CHECK(
+		    fuzz_within(in->block, size, in->attrs[i].value, strlen(in->attrs[i].value)));
+	}
+}
+
 static void fuzz_instances(json_t *root)
 {
 	struct cm_instance *in = FUZZ_SENTINEL;
@@ -116,6 +146,7 @@ static void fuzz_instances(json_t *root)
 		FUZZ_CHECK(in[i].id[0] && in[i].health);
 		FUZZ_CHECK(i == 0 || strcmp(in[i - 1].id, in[i].id) <= 0);
 		fuzz_check_kv(in[i].attrs, in[i].n_attrs);
+		fuzz_check_block(&in[i]);
 	}
 	for (i = 0; i < n; i++)
 		cm_instance_done(&in[i]);

@@ -48,11 +48,13 @@ int cloudmap_parse_namespaces(json_t *page, struct cm_namespace ***arr, size_t *
 /* The same for one ListServices page: services with no tags or instances. */
 int cloudmap_parse_services(json_t *page, struct cm_service ***arr, size_t *n);
 
-/* Parses a ListTagsForResource answer into a new sorted array. */
+/* Parses a ListTagsForResource answer into a new sorted array (each string
+ * its own allocation: kv_array_free()). */
 int cloudmap_parse_tags(json_t *answer, struct kv **ret, size_t *ret_n);
 
 /* Parses a DiscoverInstances answer into a new array sorted by id, and its
- * InstancesRevision. */
+ * InstancesRevision. Each instance is one block (cm_instance_init()): free
+ * each with cm_instance_done(), then the array with free(). */
 int cloudmap_parse_instances(json_t *answer, struct cm_instance **ret, size_t *ret_n,
 			     int64_t *ret_revision);
 

@@ -54,7 +54,12 @@ struct discovery_stats {
 
 /* Refreshes prev (NULL on the first refresh, which is always full). On
  * DISCOVERY_OK or DISCOVERY_PARTIAL, *ret is a new inventory sharing what
- * did not change with prev and listing what failed in its errors; on
+ * did not change with prev and listing what failed in its errors. Every
+ * service whose content is unchanged (cm_service_same()), full refresh or
+ * light, is prev's object: a service pointer found in both prev and *ret
+ * means an unchanged service. A full refresh's namespaces are new objects
+ * (that may hold prev's services); a light refresh keeps a namespace object
+ * when none of its services was fetched again or failed. On
  * DISCOVERY_FAILED, *ret is a new inventory with prev's namespaces (none
  * without prev) and the error. Returns the result (>= 0), or -ENOMEM. */
 int discovery_refresh(struct aws_client *client, const struct discovery_options *opts,

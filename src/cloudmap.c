@@ -2,6 +2,11 @@
 /*
  * cloudmap: Cloud Map and SSM request inputs and answer parsers. See
  * include/cloudmap.h. Pure; called by the refresher thread and the fuzzers.
+ *
+ * Parsers check an answer's strings where jansson holds them (borrowed)
+ * and copy them once checked: a tag list as one kv array of strings, each
+ * instance as one block (cm_instance_init()), so a large inventory costs
+ * about one allocation per instance.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -56,10 +61,10 @@ json_t *ssm_get_parameter_input(const char *name)
 
 /* ---- helpers ---- */
 
-/* A new copy of the string member key of obj. Returns 0 (with *ret NULL
- * when the member is absent and optional), -EBADMSG when it is missing but
- * required, or not a string, -E2BIG when too long, -ENOMEM. */
-static int get_string_capped(json_t *obj, const char *key, int required, size_t cap, char **ret)
+/* Borrows the string member key of obj. Returns 0 (with *ret NULL when the
+ * member is absent and optional), -EBADMSG when it is missing but required,
+ * or not a string, -E2BIG when too long. */
+static int borrow_string(json_t *obj, const char *key, int required, size_t cap, const char **ret)
 {
 	json_t *v = json_object_get(obj, key);
 
@@ -72,7 +77,21 @@ static int get_string_capped(json_t *obj, const char *key, int required, size_t 
 		return -E2BIG;
 	if (required && json_string_length(v) == 0)
 		return -EBADMSG;
-	*ret = strndup(json_string_value(v), json_string_length(v));
+	*ret = json_string_value(v);
+	return 0;
+}
+
+/* A new copy of the string member key of obj: borrow_string()'s returns,
+ * or -ENOMEM. */
+static int get_string_capped(json_t *obj, const char *key, int required, size_t cap, char **ret)
+{
+	const char *v;
+	int r = borrow_string(obj, key, required, cap, &v);
+
+	*ret = NULL;
+	if (r < 0 || !v)
+		return r;
+	*ret = strdup(v);
 	return *ret ? 0 : -ENOMEM;
 }
 
@@ -96,60 +115,95 @@ static int grow(void *arr_ptr, size_t n, size_t max)
 	return 0;
 }
 
-/* Parses a JSON object of strings, or an array of {key_name, value_name}
- * objects, into a new sorted kv array. */
-static int parse_kv_entry(json_t *k, json_t *v, struct kv *out)
+/* The pairs of a tag list or an attribute map, borrowed from the answer. */
+struct pairs {
+	const char *keys[CLOUDMAP_MAX_KV];
+	const char *values[CLOUDMAP_MAX_KV];
+	size_t n;
+};
+
+/* Checks one pair (key may be NULL: not a string) and borrows it. */
+static int pairs_put(struct pairs *p, size_t i, const char *key, size_t key_len, json_t *v)
 {
-	if (!json_is_string(k) || !json_is_string(v) || json_string_length(k) == 0)
+	if (!key || !json_is_string(v) || key_len == 0)
 		return -EBADMSG;
-	if (json_string_length(k) > CLOUDMAP_MAX_STRING ||
-	    json_string_length(v) > CLOUDMAP_MAX_STRING)
+	if (key_len > CLOUDMAP_MAX_STRING || json_string_length(v) > CLOUDMAP_MAX_STRING)
 		return -E2BIG;
-	out->key = strndup(json_string_value(k), json_string_length(k));
-	out->value = strndup(json_string_value(v), json_string_length(v));
-	return out->key && out->value ? 0 : -ENOMEM;
+	p->keys[i] = key;
+	p->values[i] = json_string_value(v);
+	return 0;
 }
 
-static int parse_kv(json_t *src, const char *key_name, const char *value_name, struct kv **ret,
-		    size_t *ret_n)
+static int pairs_from_object(json_t *src, struct pairs *p)
 {
-	size_t n = json_is_object(src) ? json_object_size(src) : json_array_size(src), i = 0;
-	struct kv *kv;
 	const char *key;
+	size_t i = 0;
 	json_t *v;
-	int r = 0;
+	int r;
+
+	json_object_foreach (src, key, v) {
+		r = pairs_put(p, i++, key, strlen(key), v);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int pairs_from_array(json_t *src, const char *key_name, const char *value_name,
+			    struct pairs *p)
+{
+	json_t *o, *k;
+	size_t i;
+	int r;
+
+	json_array_foreach (src, i, o) {
+		k = json_object_get(o, key_name);
+		r = pairs_put(p, i, json_string_value(k), json_string_length(k),
+			      json_object_get(o, value_name));
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Borrows the pairs of a JSON object of strings, or of an array of
+ * {key_name, value_name} objects (absent: none). Returns 0, -EBADMSG or
+ * -E2BIG. */
+static int pairs_parse(json_t *src, const char *key_name, const char *value_name, struct pairs *p)
+{
+	size_t n = json_is_object(src) ? json_object_size(src) : json_array_size(src);
+	int r;
 
 	if (src && !json_is_object(src) && !json_is_array(src))
 		return -EBADMSG;
 	if (n > CLOUDMAP_MAX_KV)
 		return -E2BIG;
-	kv = calloc(n ? n : 1, sizeof(*kv));
+	r = json_is_object(src) ? pairs_from_object(src, p)
+				: pairs_from_array(src, key_name, value_name, p);
+	if (r < 0)
+		return r;
+	p->n = n;
+	return 0;
+}
+
+/* A new sorted kv array of copies of the pairs. */
+static int pairs_to_kv(const struct pairs *p, struct kv **ret)
+{
+	struct kv *kv = calloc(p->n ? p->n : 1, sizeof(*kv));
+	size_t i;
+
 	if (!kv)
 		return -ENOMEM;
-	if (json_is_object(src)) {
-		json_object_foreach (src, key, v) {
-			json_t *k = json_string(key);
-
-			r = k ? parse_kv_entry(k, v, &kv[i++]) : -ENOMEM;
-			json_decref(k);
-			if (r < 0)
-				break;
-		}
-	} else {
-		json_array_foreach (src, i, v) {
-			r = parse_kv_entry(json_object_get(v, key_name),
-					   json_object_get(v, value_name), &kv[i]);
-			if (r < 0)
-				break;
+	for (i = 0; i < p->n; i++) {
+		kv[i].key = strdup(p->keys[i]);
+		kv[i].value = strdup(p->values[i]);
+		if (!kv[i].key || !kv[i].value) {
+			kv_array_free(kv, p->n);
+			return -ENOMEM;
 		}
 	}
-	if (r < 0) {
-		kv_array_free(kv, n);
-		return r;
-	}
-	kv_array_sort(kv, n);
+	kv_array_sort(kv, p->n);
 	*ret = kv;
-	*ret_n = n;
 	return 0;
 }
 
@@ -270,24 +324,33 @@ int cloudmap_parse_services(json_t *page, struct cm_service ***arr, size_t *n)
 
 int cloudmap_parse_tags(json_t *answer, struct kv **ret, size_t *ret_n)
 {
+	struct pairs p;
+	int r;
+
 	if (!json_is_object(answer))
 		return -EBADMSG;
-	return parse_kv(json_object_get(answer, "Tags"), "Key", "Value", ret, ret_n);
+	r = pairs_parse(json_object_get(answer, "Tags"), "Key", "Value", &p);
+	if (r == 0)
+		r = pairs_to_kv(&p, ret);
+	if (r == 0)
+		*ret_n = p.n;
+	return r;
 }
 
-static int parse_instance(json_t *o, struct cm_instance *in)
+/* One instance in one block (inventory.h); p is scratch space. */
+static int parse_instance(json_t *o, struct pairs *p, struct cm_instance *in)
 {
+	const char *id, *health;
 	int r = json_is_object(o) ? 0 : -EBADMSG;
 
 	if (r == 0)
-		r = get_string(o, "InstanceId", 1, &in->id);
+		r = borrow_string(o, "InstanceId", 1, CLOUDMAP_MAX_STRING, &id);
 	if (r == 0)
-		r = get_string(o, "HealthStatus", 0, &in->health);
-	if (r == 0 && !in->health)
-		r = (in->health = strdup("UNKNOWN")) ? 0 : -ENOMEM;
+		r = borrow_string(o, "HealthStatus", 0, CLOUDMAP_MAX_STRING, &health);
 	if (r == 0)
-		r = parse_kv(json_object_get(o, "Attributes"), NULL, NULL, &in->attrs,
-			     &in->n_attrs);
+		r = pairs_parse(json_object_get(o, "Attributes"), NULL, NULL, p);
+	if (r == 0)
+		r = cm_instance_init(in, id, health ? health : "UNKNOWN", p->keys, p->values, p->n);
 	return r;
 }
 
@@ -311,6 +374,7 @@ int cloudmap_parse_instances(json_t *answer, struct cm_instance **ret, size_t *r
 {
 	json_t *list = json_object_get(answer, "Instances"), *o;
 	struct cm_instance *arr;
+	struct pairs p;
 	size_t n = json_array_size(list), i;
 	int64_t revision = 0;
 	int r = 0;
@@ -326,7 +390,7 @@ int cloudmap_parse_instances(json_t *answer, struct cm_instance **ret, size_t *r
 	if (!arr)
 		return -ENOMEM;
 	json_array_foreach (list, i, o) {
-		r = parse_instance(o, &arr[i]);
+		r = parse_instance(o, &p, &arr[i]);
 		if (r < 0)
 			break;
 	}

@@ -9,7 +9,9 @@
  * the next calls (a namespace's services are fetched as soon as its last
  * page of services arrives). When the run ends, the new inventory is
  * assembled from the work items, taking from the previous inventory what
- * did not change or could not be fetched. Refresher thread only.
+ * did not change or could not be fetched: a service fetched again but equal
+ * to its previous object (cm_service_same()) is that object, so pointer
+ * equality across inventories means "unchanged". Refresher thread only.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -57,7 +59,6 @@ struct refresh {
 	struct aws_client *client;
 	const struct discovery_options *opts;
 	const struct inventory *prev;
-	int64_t now;
 	struct discovery_stats *stats;
 	struct cm_namespace **listed; /* full: every namespace ListNamespaces gave */
 	size_t n_listed;
@@ -465,7 +466,7 @@ static int kv_copy(const struct kv *src, size_t n, struct kv **ret)
 }
 
 /* A new service: prev's identity and tags with the instances just fetched. */
-static int service_renewed(struct svc_work *sw, int64_t now, struct cm_service **ret)
+static int service_renewed(struct svc_work *sw, struct cm_service **ret)
 {
 	struct cm_service *s = calloc(1, sizeof(*s)), *prev = sw->prev;
 
@@ -486,8 +487,10 @@ static int service_renewed(struct svc_work *sw, int64_t now, struct cm_service *
 }
 
 /* The service the new inventory holds for sw (NULL: none), taking what the
- * work fetched. */
-static int service_from(struct svc_work *sw, int64_t now, struct cm_service **ret)
+ * work fetched. What equals the previous service is the previous object, so
+ * that an unchanged service keeps its pointer from one inventory to the
+ * next. */
+static int service_from(struct svc_work *sw, struct cm_service **ret)
 {
 	struct cm_service *s;
 	int r;
@@ -504,7 +507,7 @@ static int service_from(struct svc_work *sw, int64_t now, struct cm_service **re
 		sw->tags = NULL;
 		sw->n_tags = 0;
 	} else {
-		r = service_renewed(sw, now, &s);
+		r = service_renewed(sw, &s);
 		if (r < 0)
 			return r;
 	}
@@ -513,7 +516,10 @@ static int service_from(struct svc_work *sw, int64_t now, struct cm_service **re
 	sw->instances = NULL;
 	sw->n_instances = 0;
 	s->revision = sw->revision;
-	s->fetched_at_unix = now;
+	if (sw->prev && cm_service_same(s, sw->prev)) {
+		cm_service_unref(s);
+		s = cm_service_ref(sw->prev);
+	}
 	*ret = s;
 	return 0;
 }
@@ -589,7 +595,7 @@ static int fill_services(struct ns_work *nw, struct cm_namespace *ns)
 			if (r < 0)
 				return r;
 		}
-		r = service_from(sw, rf->now, &s);
+		r = service_from(sw, &s);
 		if (r < 0)
 			return r;
 		if (s)
@@ -740,7 +746,6 @@ int discovery_refresh(struct aws_client *client, const struct discovery_options 
 		.client = client,
 		.opts = opts,
 		.prev = prev,
-		.now = now_unix,
 		.stats = stats,
 	};
 	int r, result;

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * inventory: discovered Cloud Map data and its reference counting. See
- * include/inventory.h. Refresher thread only.
+ * inventory: discovered Cloud Map data, its reference counting, compact
+ * instances (one allocation each) and the comparison that lets a refresh
+ * keep an unchanged service. See include/inventory.h. Refresher thread
+ * only.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,12 +44,98 @@ const char *kv_array_get(const struct kv *kv, size_t n, const char *key)
 	return hit ? hit->value : NULL;
 }
 
+/* The bytes of an instance's block: the attrs array, then the strings. */
+static size_t instance_block_size(const char *id, const char *health, const char *const *keys,
+				  const char *const *values, size_t n)
+{
+	size_t size = n * sizeof(struct kv) + strlen(id) + 1 + strlen(health) + 1, i;
+
+	for (i = 0; i < n; i++)
+		size += strlen(keys[i]) + 1 + strlen(values[i]) + 1;
+	return size;
+}
+
+/* Copies s with its NUL to *p, moves *p past it and returns the copy. */
+static char *block_put(char **p, const char *s)
+{
+	size_t len = strlen(s) + 1;
+	char *copy = *p;
+
+	memcpy(copy, s, len);
+	*p += len;
+	return copy;
+}
+
+int cm_instance_init(struct cm_instance *in, const char *id, const char *health,
+		     const char *const *keys, const char *const *values, size_t n)
+{
+	struct kv *attrs = malloc(instance_block_size(id, health, keys, values, n));
+	char *p, *id_copy, *health_copy;
+	size_t i;
+
+	if (!attrs)
+		return -ENOMEM;
+	p = (char *)(attrs + n);
+	id_copy = block_put(&p, id);
+	health_copy = block_put(&p, health);
+	for (i = 0; i < n; i++) {
+		attrs[i].key = block_put(&p, keys[i]);
+		attrs[i].value = block_put(&p, values[i]);
+	}
+	kv_array_sort(attrs, n);
+	*in = (struct cm_instance){
+		.id = id_copy,
+		.health = health_copy,
+		.attrs = attrs,
+		.n_attrs = n,
+		.block = attrs,
+	};
+	return 0;
+}
+
 void cm_instance_done(struct cm_instance *in)
 {
-	free(in->id);
-	free(in->health);
-	kv_array_free(in->attrs, in->n_attrs);
+	free(in->block);
 	memset(in, 0, sizeof(*in));
+}
+
+static bool str_same(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+static bool kv_same(const struct kv *a, size_t n_a, const struct kv *b, size_t n_b)
+{
+	size_t i;
+
+	if (n_a != n_b)
+		return false;
+	for (i = 0; i < n_a; i++)
+		if (!str_same(a[i].key, b[i].key) || !str_same(a[i].value, b[i].value))
+			return false;
+	return true;
+}
+
+static bool instance_same(const struct cm_instance *a, const struct cm_instance *b)
+{
+	return str_same(a->id, b->id) && str_same(a->health, b->health) &&
+	       kv_same(a->attrs, a->n_attrs, b->attrs, b->n_attrs);
+}
+
+bool cm_service_same(const struct cm_service *a, const struct cm_service *b)
+{
+	size_t i;
+
+	if (a == b)
+		return true;
+	if (!str_same(a->id, b->id) || !str_same(a->name, b->name) || !str_same(a->arn, b->arn) ||
+	    a->revision != b->revision || !kv_same(a->tags, a->n_tags, b->tags, b->n_tags) ||
+	    a->n_instances != b->n_instances)
+		return false;
+	for (i = 0; i < a->n_instances; i++)
+		if (!instance_same(&a->instances[i], &b->instances[i]))
+			return false;
+	return true;
 }
 
 struct cm_service *cm_service_ref(struct cm_service *s)

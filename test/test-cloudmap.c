@@ -147,6 +147,119 @@ static void test_instances(void)
 	json_decref(a);
 }
 
+/* Whether [p, p + len] lies in [start, start + size). */
+static int within(const void *start, size_t size, const void *p, size_t len)
+{
+	const char *s = start, *q = p;
+
+	return q >= s && q + len < s + size;
+}
+
+static void test_instance_is_one_block(void)
+{
+	json_t *a = load("{\"Instances\":[{\"InstanceId\":\"i-1\",\"HealthStatus\":\"HEALTHY\","
+			 "\"Attributes\":{\"Z\":\"26\",\"AWS_INSTANCE_IPV4\":\"10.0.0.1\","
+			 "\"M\":\"\"}}],\"InstancesRevision\":3}");
+	struct cm_instance *in;
+	int64_t rev;
+	size_t n, i, size;
+
+	CHECK_INT(cloudmap_parse_instances(a, &in, &n, &rev), 0);
+	json_decref(a);
+	CHECK_INT(n, 1);
+	CHECK(in->block != NULL);
+	CHECK_INT(in->n_attrs, 3);
+	CHECK_STR(in->attrs[0].key, "AWS_INSTANCE_IPV4"); /* still sorted by key */
+	CHECK_STR(in->attrs[1].key, "M");
+	CHECK_STR(in->attrs[1].value, "");
+	CHECK_STR(in->attrs[2].value, "26");
+	/* The block's exact size: the kv array, then every string and its NUL. */
+	size = 3 * sizeof(struct kv) + strlen("i-1") + 1 + strlen("HEALTHY") + 1;
+	for (i = 0; i < in->n_attrs; i++)
+		size += strlen(in->attrs[i].key) + 1 + strlen(in->attrs[i].value) + 1;
+	CHECK(within(in->block, size, in->attrs, 3 * sizeof(struct kv) - 1));
+	CHECK(within(in->block, size, in->id, strlen(in->id)));
+	CHECK(within(in->block, size, in->health, strlen(in->health)));
+	for (i = 0; i < in->n_attrs; i++) {
+		CHECK(within(in->block, size, in->attrs[i].key, strlen(in->attrs[i].key)));
+		CHECK(within(in->block, size, in->attrs[i].value, strlen(in->attrs[i].value)));
+	}
+	cm_instance_done(in);
+	CHECK(in->block == NULL && in->id == NULL && in->n_attrs == 0);
+	cm_instance_done(in); /* a zeroed instance is fine */
+	free(in);
+}
+
+/* Every way an instance can be refused leaves the outputs as they were. */
+static void test_instance_errors(void)
+{
+	static const char *const bad[] = {
+		"{\"Instances\":[{\"Attributes\":{}}],\"InstancesRevision\":1}",
+		"{\"Instances\":[{\"InstanceId\":\"\"}],\"InstancesRevision\":1}",
+		"{\"Instances\":[{\"InstanceId\":\"a\",\"HealthStatus\":2}]}",
+		"{\"Instances\":[{\"InstanceId\":\"a\",\"Attributes\":[{\"X\":\"1\"}]}]}",
+		"{\"Instances\":[{\"InstanceId\":\"a\",\"Attributes\":{\"\":\"1\"}}]}",
+		"{\"Instances\":[{\"InstanceId\":\"a\"},{\"InstanceId\":\"b\",\"Attributes\":7}]}",
+		"{\"Instances\":[\"a\"]}",
+		"{\"Instances\":{}}",
+	};
+	static struct cm_instance untouched;
+	struct cm_instance *in = &untouched;
+	int64_t rev = -7;
+	size_t n = 7, i;
+	json_t *a;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		a = load(bad[i]);
+		CHECK(a != NULL);
+		CHECK_INT(cloudmap_parse_instances(a, &in, &n, &rev), -EBADMSG);
+		json_decref(a);
+		CHECK(in == &untouched && n == 7 && rev == -7);
+	}
+	/* An empty attribute array is no attribute; no health is UNKNOWN. */
+	a = load("{\"Instances\":[{\"InstanceId\":\"a\",\"Attributes\":[]}]}");
+	CHECK_INT(cloudmap_parse_instances(a, &in, &n, &rev), 0);
+	json_decref(a);
+	CHECK(n == 1 && in[0].n_attrs == 0 && rev == 0);
+	CHECK_STR(in[0].health, "UNKNOWN");
+	cm_instance_done(&in[0]);
+	free(in);
+}
+
+static void test_string_caps(void)
+{
+	char *big = malloc(CLOUDMAP_MAX_STRING + 2);
+	json_t *a, *attrs;
+	struct cm_instance *in = NULL;
+	int64_t rev;
+	size_t n;
+
+	CHECK(big != NULL);
+	memset(big, 'x', CLOUDMAP_MAX_STRING + 1);
+	big[CLOUDMAP_MAX_STRING + 1] = '\0';
+	/* A value at the cap is fine, one byte more is not; the same for
+	 * keys and ids. */
+	attrs = json_pack("{s:s%}", "K", big, (size_t)CLOUDMAP_MAX_STRING);
+	a = json_pack("{s:[{s:s, s:o}]}", "Instances", "InstanceId", "a", "Attributes", attrs);
+	CHECK_INT(cloudmap_parse_instances(a, &in, &n, &rev), 0);
+	CHECK_INT(strlen(in[0].attrs[0].value), CLOUDMAP_MAX_STRING);
+	cm_instance_done(&in[0]);
+	free(in);
+	in = NULL;
+	json_object_set_new(attrs, "K", json_string(big));
+	CHECK_INT(cloudmap_parse_instances(a, &in, &n, &rev), -E2BIG);
+	json_object_del(attrs, "K");
+	json_object_set_new(attrs, big, json_string("v"));
+	CHECK_INT(cloudmap_parse_instances(a, &in, &n, &rev), -E2BIG);
+	json_object_clear(attrs);
+	json_object_set_new(json_array_get(json_object_get(a, "Instances"), 0), "InstanceId",
+			    json_string(big));
+	CHECK_INT(cloudmap_parse_instances(a, &in, &n, &rev), -E2BIG);
+	CHECK(in == NULL);
+	json_decref(a);
+	free(big);
+}
+
 static void test_caps(void)
 {
 	json_t *a = json_object(), *list = json_array(), *attrs = json_object();
@@ -196,5 +309,7 @@ int main(void)
 {
 	return TEST_MAIN(TEST_CASE(test_inputs), TEST_CASE(test_namespaces),
 			 TEST_CASE(test_services_and_tags), TEST_CASE(test_instances),
-			 TEST_CASE(test_caps), TEST_CASE(test_ssm_and_name_list));
+			 TEST_CASE(test_instance_is_one_block), TEST_CASE(test_instance_errors),
+			 TEST_CASE(test_string_caps), TEST_CASE(test_caps),
+			 TEST_CASE(test_ssm_and_name_list));
 }

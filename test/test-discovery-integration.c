@@ -2,7 +2,8 @@
 /*
  * Discovery against the Cloud Map fake: pagination at every level, the
  * inventory it builds, the light refresh that only asks for revisions,
- * sharing of what did not change, fault isolation, the SSM parameter, and
+ * sharing of what did not change (a full refresh keeps the objects of
+ * unchanged services), fault isolation, the SSM parameter, and
  * no request the fake (botocore's signer and models) would reject.
  */
 #include <errno.h>
@@ -278,6 +279,65 @@ static void test_one_service_fails_alone(void)
 	inventory_free(next);
 }
 
+/* Whether service j of namespace i is the same object in a and b. */
+static bool kept(const struct inventory *a, const struct inventory *b, size_t i, size_t j)
+{
+	return i < a->n_namespaces && i < b->n_namespaces && j < a->namespaces[i]->n_services &&
+	       j < b->namespaces[i]->n_services &&
+	       a->namespaces[i]->services[j] == b->namespaces[i]->services[j];
+}
+
+/* Full refreshes whose answers say nothing new keep every service object,
+ * and the objects of the services that changed are new: pointer equality
+ * means "unchanged". */
+static void test_full_refresh_keeps_unchanged_services(void)
+{
+	struct inventory *inv = NULL, *next = NULL;
+	struct discovery_stats st;
+
+	CHECK_INT(setup_world(), 0);
+	CHECK_INT(new_client(), 0);
+	CHECK_INT(refresh(NULL, true, &inv, &st), DISCOVERY_OK);
+	CHECK_INT(refresh(inv, true, &next, &st), DISCOVERY_OK);
+	CHECK_INT(st.services_fetched, 4);		       /* all fetched again... */
+	CHECK(kept(inv, next, 0, 0) && kept(inv, next, 0, 1)); /* ...and all kept */
+	CHECK(kept(inv, next, 1, 0) && kept(inv, next, 1, 1));
+	inventory_free(inv);
+	inv = next;
+
+	/* A health change (the revision does not move) is a change. */
+	CHECK_INT(fake_post("instances/health",
+			    "{\"NamespaceName\":\"ecs-services\",\"ServiceName\":\"web\","
+			    "\"InstanceId\":\"i-2\",\"HealthStatus\":\"UNHEALTHY\"}"),
+		  0);
+	CHECK_INT(refresh(inv, true, &next, &st), DISCOVERY_OK);
+	CHECK(!kept(inv, next, 0, 1));
+	CHECK_STR(next->namespaces[0]->services[1]->name, "web");
+	CHECK_STR(next->namespaces[0]->services[1]->instances[1].health, "UNHEALTHY");
+	CHECK(kept(inv, next, 0, 0) && kept(inv, next, 1, 0) && kept(inv, next, 1, 1));
+	inventory_free(inv);
+	inv = next;
+
+	/* So are an attribute (api's a-1 registered again) and a tag (cache). */
+	CHECK_INT(fake_post("instances/register",
+			    "{\"NamespaceName\":\"ecs-services\",\"ServiceName\":\"api\","
+			    "\"InstanceId\":\"a-1\",\"Attributes\":{\"METRICS_PORT\":\"9100\"}}"),
+		  0);
+	CHECK_STR(inv->namespaces[1]->services[0]->name, "cache");
+	CHECK_INT(fake_post("tags", "{\"ResourceARN\":\"%s\",\"Tags\":{\"team\":\"a\"}}",
+			    inv->namespaces[1]->services[0]->arn),
+		  0);
+	CHECK_INT(refresh(inv, true, &next, &st), DISCOVERY_OK);
+	CHECK(!kept(inv, next, 0, 0) && !kept(inv, next, 1, 0));
+	CHECK_STR(kv_array_get(next->namespaces[1]->services[0]->tags,
+			       next->namespaces[1]->services[0]->n_tags, "team"),
+		  "a");
+	CHECK(kept(inv, next, 0, 1) && kept(inv, next, 1, 1));
+	CHECK_INT(fake_rejections(), 0);
+	inventory_free(inv);
+	inventory_free(next);
+}
+
 static void test_namespaces_parameter(void)
 {
 	struct discovery_options o = { .namespaces_parameter = "ECS-ServiceDiscovery-Namespaces",
@@ -342,7 +402,9 @@ int main(void)
 		      TEST_CASE(test_namespace_listing_failure_keeps_everything),
 		      TEST_CASE(test_service_failure_keeps_last_good),
 		      TEST_CASE(test_light_refresh_outage_is_a_failure),
-		      TEST_CASE(test_one_service_fails_alone), TEST_CASE(test_namespaces_parameter),
+		      TEST_CASE(test_one_service_fails_alone),
+		      TEST_CASE(test_full_refresh_keeps_unchanged_services),
+		      TEST_CASE(test_namespaces_parameter),
 		      TEST_CASE(test_health_filter_passed_to_cloud_map));
 	aws_client_free(client);
 	creds_provider_free(creds);

@@ -103,15 +103,24 @@ static struct cm_service *svc_add(struct cm_namespace *ns, const char *id, const
 	return s;
 }
 
+/* An instance built as the parser builds it: one block (cm_instance_init()). */
 static struct cm_instance *inst_add(struct cm_service *s, const char *id, const char *const *attrs)
 {
+	const char *keys[64], *values[64];
 	struct cm_instance *in;
+	size_t n = 0;
 
+	for (; attrs[0]; attrs += 2, n++) {
+		if (n == 64)
+			abort();
+		keys[n] = attrs[0];
+		values[n] = attrs[1];
+	}
 	s->instances = xrealloc(s->instances, (s->n_instances + 1) * sizeof(*in));
-	in = &s->instances[s->n_instances++];
-	in->id = xstrdup(id);
-	in->health = xstrdup("HEALTHY");
-	in->attrs = kvs(attrs, &in->n_attrs);
+	in = &s->instances[s->n_instances];
+	if (cm_instance_init(in, id, "HEALTHY", keys, values, n) < 0)
+		abort();
+	s->n_instances++;
 	return in;
 }
 
