@@ -34,15 +34,20 @@
  * connection over a limit: closed) are not counted.
  *
  * DESIGN: libmicrohttpd's threads only read. A /targets request takes a
- * reference to the current snapshot (snapshot_store_get), lends its bytes
- * (the JSON or its gzip copy) to libmicrohttpd without a copy and drops the
- * reference in the response's free callback: no lock is held while a slow
- * client is served, and a request never calls AWS nor waits for a refresh.
- * A filtered answer is a list of the snapshot's ranges, streamed by a
- * content reader that copies them straight into libmicrohttpd's write
- * buffer (its I/O-vector responses abort the process in 0.9.75 when the
- * vector does not fit the connection's memory). Hardened: a thread pool,
- * a connection limit, a per-address limit, an idle timeout and a
+ * reference to the current snapshot (snapshot_store_get), lends its pieces
+ * (the parts' JSON between "[", "," and "]", or the gzip member made of
+ * their segments) to libmicrohttpd as an I/O vector, sent with sendmsg()
+ * without a copy, and drops the reference in the response's free
+ * callback: no lock is held while a slow client is served, and a request
+ * never calls AWS nor waits for a refresh. libmicrohttpd 0.9.75 copies
+ * the vector into the connection's 32 KiB memory pool and aborts the
+ * process when it does not fit, so the vector is used only when an upper
+ * estimate of the request's share of the pool leaves room for it; else,
+ * and for filtered answers (a list of the snapshot's ranges), a content
+ * reader copies the pieces into libmicrohttpd's write buffer. Each
+ * connection's kernel send buffer is bounded (128 KiB) so that large
+ * answers to many clients are served in fair turns. Hardened: a thread
+ * pool, a connection limit, a per-address limit, an idle timeout and a
  * per-connection memory limit.
  */
 #ifndef CLOUDMAP_SERVER_H

@@ -63,6 +63,7 @@
 #define SERVER_MAX_CLIENT_SEC	  1e9	      /* a longer client refresh interval is ignored */
 #define SERVER_INTERVAL_FACTOR	  4	      /* how far apart the two intervals may be */
 #define SERVER_ANSWER_BLOCK_BYTES (64u << 10) /* an answer's reads */
+#define SERVER_SNDBUF_BYTES	  (128 << 10) /* per connection (the kernel doubles it) */
 
 /* One request, from its request line to its end: libmicrohttpd's req_cls,
  * made by server_on_uri() and freed by server_on_completed(). */
@@ -261,21 +262,101 @@ static int server_reply_lent(struct server_lent *lent, size_t len, bool gzip,
 	return server_reply_targets(resp, gzip, ret);
 }
 
-/* The whole answer of snap: its JSON, or (gzip) its gzip member. Takes
- * snap. */
-static int server_reply_snapshot(struct snapshot *snap, bool gzip, struct server_reply *ret)
-{
-	struct server_lent *lent = calloc(1, sizeof(*lent));
+/* ---- the whole answer: an I/O vector when it safely fits ---- */
 
+/* What libmicrohttpd 0.9.75 holds in a connection's memory pool while it
+ * sends an answer, estimated from above: the raw request (its line, its
+ * headers, a copy of its cookies) and one list entry (about 56 bytes) per
+ * header, cookie and query argument; here twice the bytes and 128 per
+ * entry. The answer's own headers and the pool's rounding are in
+ * SERVER_IOV_SLACK_BYTES. */
+#define SERVER_IOV_SLACK_BYTES (4u << 10)
+
+struct server_request_size {
+	size_t bytes;
+};
+
+static enum MHD_Result server_add_value(void *cls, enum MHD_ValueKind kind, const char *key,
+					const char *value)
+{
+	struct server_request_size *sz = cls;
+
+	sz->bytes += 2 * (strlen(key) + (value ? strlen(value) : 0) + 4) + 128;
+	return MHD_YES;
+}
+
+/* Whether an I/O vector of n pieces fits the connection's pool. It must:
+ * when the copy of the vector does not fit, libmicrohttpd 0.9.75 unlocks a
+ * mutex it does not hold and the process aborts (test-server's
+ * test_whole_answer_vector_limits sends headers that leave no room). */
+static bool server_iov_fits(struct MHD_Connection *conn, const struct server_request *rq, size_t n)
+{
+	/* The path is one of the routes' (a few bytes); the request line's
+	 * other bytes are in the slack. */
+	struct server_request_size sz = { SERVER_IOV_SLACK_BYTES };
+
+	if (rq->query)
+		sz.bytes += 2 * strlen(rq->query);
+	MHD_get_connection_values(conn, MHD_HEADER_KIND | MHD_COOKIE_KIND | MHD_GET_ARGUMENT_KIND,
+				  server_add_value, &sz);
+	return sz.bytes < SERVER_MEMORY_LIMIT_BYTES &&
+	       n <= (SERVER_MEMORY_LIMIT_BYTES - sz.bytes) / sizeof(struct MHD_IoVec);
+}
+
+static void server_release_snapshot(void *cls)
+{
+	snapshot_unref(cls);
+}
+
+/* The pieces lent without a copy: libmicrohttpd sends them with sendmsg()
+ * straight from the parts. NULL on ENOMEM. Takes snap on success. */
+static struct MHD_Response *server_iov_response(struct snapshot *snap,
+						const struct snapshot_piece *pieces, size_t n)
+{
+	struct MHD_IoVec *iov = calloc(n, sizeof(*iov));
+	struct MHD_Response *resp;
+	size_t i;
+
+	if (!iov)
+		return NULL;
+	for (i = 0; i < n; i++)
+		iov[i] = (struct MHD_IoVec){ pieces[i].p, pieces[i].len };
+	/* libmicrohttpd copies the vector (not the bytes) into the response. */
+	resp = MHD_create_response_from_iovec(iov, (unsigned)n, server_release_snapshot, snap);
+	free(iov);
+	return resp;
+}
+
+/* The whole answer of snap: its JSON, or (gzip) its gzip member; lent as an
+ * I/O vector when it fits the connection's memory, else streamed by the
+ * content reader. Takes snap. */
+static int server_reply_snapshot(struct snapshot *snap, struct MHD_Connection *conn, bool gzip,
+				 struct server_reply *ret)
+{
+	struct MHD_Response *resp = NULL;
+	struct server_lent *lent;
+	size_t n, len;
+
+	gzip = gzip && snap->gzip_pieces;
+	n = gzip ? snap->n_gzip_pieces : snap->n_json_pieces;
+	len = gzip ? snap->gzip_len : snap->json_len;
+	if (server_iov_fits(conn, ret->request, n)) {
+		resp = server_iov_response(snap, gzip ? snap->gzip_pieces : snap->json_pieces, n);
+		if (!resp) {
+			snapshot_unref(snap);
+			return -ENOMEM;
+		}
+		return server_reply_targets(resp, gzip, ret);
+	}
+	lent = calloc(1, sizeof(*lent));
 	if (!lent) {
 		snapshot_unref(snap);
 		return -ENOMEM;
 	}
 	lent->snap = snap;
-	gzip = gzip && snap->gzip_pieces;
 	lent->pieces = gzip ? snap->gzip_pieces : snap->json_pieces;
-	lent->n_pieces = gzip ? snap->n_gzip_pieces : snap->n_json_pieces;
-	return server_reply_lent(lent, gzip ? snap->gzip_len : snap->json_len, gzip, ret);
+	lent->n_pieces = n;
+	return server_reply_lent(lent, len, gzip, ret);
 }
 
 static bool server_keep_group(const struct snapshot *snap, const struct snapshot_group *g,
@@ -417,7 +498,7 @@ static int server_handle_targets(struct server *s, struct MHD_Connection *conn,
 		if (query_filters(q))
 			r = server_reply_filtered(snap, q, gzip, ret);
 		else
-			r = server_reply_snapshot(snap, gzip, ret);
+			r = server_reply_snapshot(snap, conn, gzip, ret);
 	}
 	query_free(q);
 	return r;
@@ -866,6 +947,25 @@ struct server_options {
 	size_t n;
 };
 
+/* Bounds each new connection's kernel send buffer. Linux grows a socket's
+ * send buffer up to megabytes; with answers of many megabytes one send()
+ * then hands one client several megabytes while the others wait, and with
+ * tens of clients the slowest answer took seconds (bench/cloudmap-sd). A
+ * bounded buffer makes each send take a fair turn; measured on loopback
+ * it raised throughput too. Failing to set it changes nothing else. */
+static void server_on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+				 enum MHD_ConnectionNotificationCode toe)
+{
+	const union MHD_ConnectionInfo *ci;
+	int size = SERVER_SNDBUF_BYTES;
+
+	if (toe != MHD_CONNECTION_NOTIFY_STARTED)
+		return;
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (ci)
+		(void)setsockopt(ci->connect_fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+}
+
 static void server_option(struct server_options *o, enum MHD_OPTION option, intptr_t value)
 {
 	o->items[o->n].option = option;
@@ -904,10 +1004,10 @@ static int server_start_daemon(struct server *s, const struct server_config *cfg
 	struct server_options o;
 
 	server_options_fill(&o, cfg, fd);
-	s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, server_on_request, s,
-				     MHD_OPTION_URI_LOG_CALLBACK, server_on_uri, s,
-				     MHD_OPTION_NOTIFY_COMPLETED, server_on_completed, s,
-				     MHD_OPTION_ARRAY, o.items, MHD_OPTION_END);
+	s->daemon = MHD_start_daemon(
+	    flags, 0, NULL, NULL, server_on_request, s, MHD_OPTION_URI_LOG_CALLBACK, server_on_uri,
+	    s, MHD_OPTION_NOTIFY_COMPLETED, server_on_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
+	    server_on_connection, s, MHD_OPTION_ARRAY, o.items, MHD_OPTION_END);
 	if (!s->daemon)
 		return -EIO;
 	info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
