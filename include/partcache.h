@@ -12,6 +12,10 @@
  * namespace's labelled identity (id, name, type) are the same, and renders
  * the rest with targets_build_service() and snapshot_part_new().
  *
+ * Compressing (gzip) is left out of the build and done after the snapshot
+ * is published: the targets are served sooner, and the snapshot that
+ * follows, made of the same parts, offers gzip.
+ *
  * The services to render are rendered in parallel, on the calling thread
  * and up to 3 short-lived helper threads (no more than the CPUs online),
  * joined before partcache_build() returns: a first refresh of thousands
@@ -46,10 +50,17 @@ struct partcache *partcache_new(const struct target_options *opts);
 struct partcache *partcache_free(struct partcache *c);
 
 /* Builds inv's snapshot (one reference, owned by the caller) stamped
- * refreshed_at_unix; on success the cache holds this build's parts, on
- * failure it is as it was. Returns 0, or what snapshot_part_new(),
+ * refreshed_at_unix, its new parts not compressed yet (so it offers no
+ * gzip until partcache_compress()); on success the cache holds this
+ * build's parts, on failure it is as it was. Returns 0, or what snapshot_part_new(),
  * targets_build_service() and snapshot_assemble() return. */
 int partcache_build(struct partcache *c, const struct inventory *inv, int64_t refreshed_at_unix,
 		    struct snapshot **ret, struct partcache_stats *ret_stats);
+
+/* Compresses the parts of the last build that have no segment yet (in
+ * parallel, like the rendering). Returns 0 and how many it compressed
+ * (then a snapshot assembled again from the same parts offers gzip), or
+ * what snapshot_part_compress() returns. */
+int partcache_compress(struct partcache *c, size_t *ret_compressed);
 
 #endif

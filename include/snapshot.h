@@ -54,6 +54,13 @@ struct snapshot_part_group {
 	uint64_t address_hash; /* md5(__address__), last 8 bytes big-endian */
 };
 
+/* A part's JSON as one raw deflate segment, closed by a full flush
+ * (byte-aligned, no reference outside itself). */
+struct snapshot_segment {
+	size_t len;
+	unsigned char bytes[];
+};
+
 struct snapshot_part_skip {
 	char *instance_id; /* always set */
 	enum target_skip_reason reason;
@@ -68,11 +75,10 @@ struct snapshot_part {
 	size_t json_len;
 	struct snapshot_part_group *groups;
 	size_t n_groups;
-	/* json as raw deflate, closed by a full flush (byte-aligned, no
-	 * reference outside itself); NULL when json is, or when a part is
-	 * made uncompressed (SNAPSHOT_PART_PLAIN). */
-	unsigned char *deflate;
-	size_t deflate_len;
+	/* json as raw deflate (snapshot_part_segment()): NULL when json is,
+	 * and until the part is compressed. The one field that moves after a
+	 * part is shared: set once, from NULL, by snapshot_part_compress(). */
+	_Atomic(struct snapshot_segment *) segment;
 	uint32_t crc; /* CRC-32 of json */
 	struct snapshot_part_skip *skips;
 	size_t n_skips;
@@ -84,7 +90,8 @@ struct snapshot_part {
 
 /* Makes a part of service i of ts (its targets, skips, notes and counts,
  * found by their svc pointer), one reference owned by the caller; ts is
- * only read. With SNAPSHOT_PART_PLAIN the part is not compressed. Returns
+ * only read. With SNAPSHOT_PART_PLAIN the part is not compressed (yet:
+ * see snapshot_part_compress()). Returns
  * 0 and *ret, -EINVAL when i is out of range, -EMSGSIZE past the JSON cap,
  * or -ENOMEM. Refresher thread (any thread: it touches nothing shared). */
 #define SNAPSHOT_PART_PLAIN 1u
@@ -98,6 +105,19 @@ int snapshot_part_new(const struct target_set *ts, size_t i, unsigned flags,
 int snapshot_part_adopt(const char *namespace_name, const char *service_name, char *json,
 			size_t len, struct snapshot_part_group *groups, size_t n_groups,
 			unsigned flags, struct snapshot_part **ret);
+
+/* Compresses p's JSON into its segment, unless it has one or no JSON.
+ * Readers see the segment as soon as it is set (an atomic pointer): the
+ * snapshots assembled afterwards offer gzip, and filtered answers of
+ * earlier ones may use it. One writer per part at a time (the refresher
+ * and its helpers). Returns 0, -EMSGSIZE or -ENOMEM. */
+int snapshot_part_compress(struct snapshot_part *p);
+
+/* The segment of p, or NULL. Thread-safe. */
+static inline const struct snapshot_segment *snapshot_part_segment(const struct snapshot_part *p)
+{
+	return atomic_load_explicit(&p->segment, memory_order_acquire);
+}
 
 /* Takes a reference; accepts NULL. Thread-safe. */
 struct snapshot_part *snapshot_part_ref(struct snapshot_part *p);
@@ -152,8 +172,8 @@ struct snapshot {
 	unsigned invalid_knobs;	   /* summed over the parts */
 	unsigned label_collisions; /* summed over the parts */
 	unsigned invalid_utf8;	   /* summed over the parts */
-	/* The whole answer: JSON, and (when every part is compressed) one gzip
-	 * member; gzip_pieces is NULL otherwise. */
+	/* The whole answer: JSON, and (when every part with JSON had its
+	 * segment at assembly) one gzip member; gzip_pieces is NULL otherwise. */
 	struct snapshot_piece *json_pieces;
 	size_t n_json_pieces;
 	struct snapshot_piece *gzip_pieces;

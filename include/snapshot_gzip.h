@@ -38,9 +38,9 @@
 uint32_t snapshot_gzip_crc32(const void *data, size_t len);
 
 /* Compresses len (> 0) bytes into a new raw deflate segment closed by a
- * full flush. Returns 0, *ret and *ret_len; -EMSGSIZE past the JSON cap;
+ * full flush (free() it). Returns 0 and *ret; -EMSGSIZE past the JSON cap;
  * or -ENOMEM. */
-int snapshot_gzip_segment(const void *data, size_t len, unsigned char **ret, size_t *ret_len);
+int snapshot_gzip_segment(const void *data, size_t len, struct snapshot_segment **ret);
 
 /* Assembles "[" seg ("," seg)* "]" as a gzip member into pieces, which must
  * have room for 2 x (segments) + 6. The pieces borrow the segments, static

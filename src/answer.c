@@ -92,7 +92,7 @@ static bool answer_gzip_possible(const struct snapshot *s, const enum answer_par
 
 	for (i = 0; i < s->n_parts; i++)
 		if (s->parts[i]->json &&
-		    (!s->parts[i]->deflate || part_kept[i] == ANSWER_PART_SOME))
+		    (!snapshot_part_segment(s->parts[i]) || part_kept[i] == ANSWER_PART_SOME))
 			return false;
 	return true;
 }
@@ -100,6 +100,7 @@ static bool answer_gzip_possible(const struct snapshot *s, const enum answer_par
 static void answer_gzip(struct answer *a, const struct snapshot *s,
 			const enum answer_part_kept *part_kept)
 {
+	const struct snapshot_segment *seg;
 	struct snapshot_gzip_member m;
 	const struct snapshot_part *p;
 	size_t i;
@@ -109,7 +110,8 @@ static void answer_gzip(struct answer *a, const struct snapshot *s,
 		p = s->parts[i];
 		if (!p->json || part_kept[i] != ANSWER_PART_ALL)
 			continue;
-		snapshot_gzip_member_add(&m, p->deflate, p->deflate_len, p->crc, p->json_len);
+		seg = snapshot_part_segment(p); /* set: answer_gzip_possible() saw it */
+		snapshot_gzip_member_add(&m, seg->bytes, seg->len, p->crc, p->json_len);
 		a->n_groups += p->n_groups;
 	}
 	snapshot_gzip_member_end(&m, a->trailer);

@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -52,6 +53,7 @@ struct partcache_next {
 	atomic_size_t next_job; /* the next job a worker takes */
 	atomic_int error;	/* the first failure, or 0 */
 	const struct target_options *opts;
+	bool compress; /* the jobs compress their entry's part, not render it */
 };
 
 static void entries_free(struct partcache_entry *e, size_t n)
@@ -110,7 +112,8 @@ static struct snapshot_part *partcache_find(const struct partcache *c,
 	return e->part;
 }
 
-/* Renders one service into a new part. Any thread. */
+/* Renders one service into a new part, not compressed yet: compressing
+ * waits until the snapshot is served (partcache_compress()). Any thread. */
 static int partcache_render(const struct target_options *opts, const struct partcache_job *job)
 {
 	struct target_set *ts = NULL;
@@ -118,7 +121,7 @@ static int partcache_render(const struct target_options *opts, const struct part
 
 	r = targets_build_service(job->ns, job->svc, opts, &ts);
 	if (r >= 0)
-		r = snapshot_part_new(ts, 0, 0, &job->entry->part);
+		r = snapshot_part_new(ts, 0, SNAPSHOT_PART_PLAIN, &job->entry->part);
 	target_set_free(ts);
 	return r;
 }
@@ -132,7 +135,8 @@ static void *partcache_worker(void *arg)
 
 	while (!atomic_load(&next->error) &&
 	       (i = atomic_fetch_add(&next->next_job, 1)) < next->n_jobs) {
-		r = partcache_render(next->opts, &next->jobs[i]);
+		r = next->compress ? snapshot_part_compress(next->jobs[i].entry->part)
+				   : partcache_render(next->opts, &next->jobs[i]);
 		if (r < 0) {
 			int none = 0;
 
@@ -264,4 +268,25 @@ int partcache_build(struct partcache *c, const struct inventory *inv, int64_t re
 	if (ret_stats)
 		*ret_stats = st;
 	return 0;
+}
+
+int partcache_compress(struct partcache *c, size_t *ret_compressed)
+{
+	struct partcache_next next = {
+		.jobs = calloc(c->n_entries + 1, sizeof(*next.jobs)),
+		.compress = true,
+	};
+	size_t i;
+	int r;
+
+	if (!next.jobs)
+		return -ENOMEM;
+	for (i = 0; i < c->n_entries; i++)
+		if (c->entries[i].part->json && !snapshot_part_segment(c->entries[i].part))
+			next.jobs[next.n_jobs++].entry = &c->entries[i];
+	r = partcache_render_all(&next);
+	free(next.jobs);
+	if (r == 0)
+		*ret_compressed = next.n_jobs;
+	return r;
 }

@@ -165,6 +165,31 @@ static void publish(struct refresher *r, struct snapshot *s)
 	r->published = s;
 }
 
+/* Compresses the parts the last build left plain, then serves the same
+ * parts again as a snapshot that offers gzip. Failing costs only gzip
+ * until the next build; it is logged. */
+static void compress_published(struct refresher *r)
+{
+	struct snapshot *s = NULL, *cur = r->published;
+	size_t n = 0;
+	int e;
+
+	e = partcache_compress(r->parts, &n);
+	if (e == 0 && n > 0)
+		e = snapshot_assemble(cur->parts, cur->n_parts,
+				      atomic_load(&cur->refreshed_at_unix), &s);
+	if (e < 0) {
+		log_kv(LOG_LEVEL_WARN, "cannot compress the targets, serving them uncompressed",
+		       "err", strerror(-e), NULL);
+		return;
+	}
+	if (!s)
+		return; /* nothing new to compress */
+	snapshot_store_publish(r->deps.store, snapshot_ref(s));
+	snapshot_unref(r->published);
+	r->published = s;
+}
+
 /* Whether next holds exactly what prev held: a light refresh that found
  * no revision moved shares every namespace with the previous inventory. */
 static bool inventory_same(const struct inventory *prev, const struct inventory *next)
@@ -329,8 +354,10 @@ static void refresh_once(struct refresher *r, bool force_full)
 				  st.services_truncated);
 	/* Counted before served: whoever sees the new targets sees the
 	 * refresh that made them in /metrics and on the status page. */
-	if (snap)
+	if (snap) {
 		publish(r, snap);
+		compress_published(r);
+	}
 	inventory_free(r->inv);
 	r->inv = next;
 	if (full && r->deps.on_full_refresh && !stopping(r))

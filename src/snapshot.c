@@ -304,13 +304,25 @@ static struct snapshot_part *part_alloc(const char *namespace_name, const char *
 	return p;
 }
 
+int snapshot_part_compress(struct snapshot_part *p)
+{
+	struct snapshot_segment *seg;
+	int r;
+
+	if (!p->json || snapshot_part_segment(p))
+		return 0;
+	r = snapshot_gzip_segment(p->json, p->json_len, &seg);
+	if (r < 0)
+		return r;
+	atomic_store_explicit(&p->segment, seg, memory_order_release);
+	return 0;
+}
+
 /* The CRC and (unless plain) the deflate segment of p's JSON. */
 static int part_compress(struct snapshot_part *p, unsigned flags)
 {
 	p->crc = snapshot_gzip_crc32(p->json, p->json_len);
-	if (!p->json || (flags & SNAPSHOT_PART_PLAIN))
-		return 0;
-	return snapshot_gzip_segment(p->json, p->json_len, &p->deflate, &p->deflate_len);
+	return flags & SNAPSHOT_PART_PLAIN ? 0 : snapshot_part_compress(p);
 }
 
 static int part_from_range(const struct target_set *ts, size_t i, const struct part_range *rg,
@@ -396,7 +408,7 @@ static void part_free(struct snapshot_part *p)
 	free(p->service_name);
 	free(p->json);
 	free(p->groups);
-	free(p->deflate);
+	free(atomic_load(&p->segment));
 	for (i = 0; i < p->n_skips; i++) {
 		free(p->skips[i].instance_id);
 		free(p->skips[i].detail);
@@ -532,23 +544,26 @@ static int snapshot_json_pieces(struct snapshot *s)
 }
 
 /* The same answer as one gzip member, when every part with groups has its
- * deflate segment. */
+ * segment. */
 static int snapshot_gzip_pieces(struct snapshot *s)
 {
+	const struct snapshot_segment *seg;
 	struct snapshot_gzip_member m;
 	size_t i;
 
 	for (i = 0; i < s->n_parts; i++)
-		if (s->parts[i]->json && !s->parts[i]->deflate)
+		if (s->parts[i]->json && !snapshot_part_segment(s->parts[i]))
 			return 0; /* served uncompressed */
 	s->gzip_pieces = calloc(2 * s->n_parts + 6, sizeof(*s->gzip_pieces));
 	if (!s->gzip_pieces)
 		return -ENOMEM;
 	snapshot_gzip_member_begin(&m, s->gzip_pieces);
-	for (i = 0; i < s->n_parts; i++)
+	for (i = 0; i < s->n_parts; i++) {
+		seg = snapshot_part_segment(s->parts[i]);
 		if (s->parts[i]->json)
-			snapshot_gzip_member_add(&m, s->parts[i]->deflate, s->parts[i]->deflate_len,
-						 s->parts[i]->crc, s->parts[i]->json_len);
+			snapshot_gzip_member_add(&m, seg->bytes, seg->len, s->parts[i]->crc,
+						 s->parts[i]->json_len);
+	}
 	snapshot_gzip_member_end(&m, s->gzip_trailer);
 	s->n_gzip_pieces = m.n_pieces;
 	s->gzip_len = m.len;

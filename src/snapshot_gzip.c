@@ -59,9 +59,9 @@ static int gzip_deflate(z_stream *zs, struct buf *out, const void *p, size_t n)
 	return 0;
 }
 
-int snapshot_gzip_segment(const void *data, size_t len, unsigned char **ret, size_t *ret_len)
+int snapshot_gzip_segment(const void *data, size_t len, struct snapshot_segment **ret)
 {
-	unsigned char *seg, *fit;
+	struct snapshot_segment *seg;
 	struct buf out;
 	z_stream zs;
 	int r;
@@ -76,9 +76,12 @@ int snapshot_gzip_segment(const void *data, size_t len, unsigned char **ret, siz
 	r = gzip_deflate(&zs, &out, data, len);
 	deflateEnd(&zs); /* unfinished on purpose: no final block */
 	if (r == 0) {
-		seg = (unsigned char *)buf_steal(&out, ret_len);
-		fit = seg ? realloc(seg, *ret_len ? *ret_len : 1) : NULL;
-		*ret = fit ? fit : seg;
+		seg = malloc(sizeof(*seg) + out.len);
+		if (seg) {
+			seg->len = out.len;
+			memcpy(seg->bytes, out.data, out.len);
+			*ret = seg;
+		}
 		r = seg ? 0 : -ENOMEM;
 	}
 	buf_done(&out);

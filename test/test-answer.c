@@ -261,9 +261,13 @@ static bool is_segment(const struct snapshot *s, const struct snapshot_piece *pi
 {
 	size_t i;
 
-	for (i = 0; i < s->n_parts; i++)
-		if (piece->p == s->parts[i]->deflate && piece->len == s->parts[i]->deflate_len)
+	const struct snapshot_segment *seg;
+
+	for (i = 0; i < s->n_parts; i++) {
+		seg = snapshot_part_segment(s->parts[i]);
+		if (seg && piece->p == seg->bytes && piece->len == seg->len)
 			return true;
+	}
 	return false;
 }
 

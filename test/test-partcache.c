@@ -262,12 +262,45 @@ static void test_first_build_renders_everything(void)
 	CHECK_INT(s->services[1].skipped, 1); /* web: not scraped */
 	CHECK_INT(s->services[2].skipped, 1); /* db: i-5 has no address */
 	CHECK(note_is(s->parts[0], "alpha/api: SCRAPE_INTERVAL=\"15\": "));
-	CHECK(s->gzip_pieces != NULL);
 	CHECK(answers_fresh(s, inv));
 	snapshot_unref(s);
 	partcache_free(c);
 	inventory_free(inv);
 	CHECK(partcache_free(NULL) == NULL);
+}
+
+/* A build leaves its new parts plain (served at once, without gzip);
+ * partcache_compress() compresses each once, and the same parts then make
+ * a snapshot whose gzip answer inflates to its JSON. */
+static void test_compress_after_build(void)
+{
+	struct inventory *inv = inv_fixture();
+	struct partcache *c = partcache_new(&opts);
+	struct partcache_stats st;
+	struct snapshot *s, *again = NULL;
+	size_t n = 99, i;
+
+	CHECK(c);
+	s = build(c, inv, &st);
+	CHECK(s->gzip_pieces == NULL);
+	for (i = 0; i < s->n_parts; i++)
+		CHECK(snapshot_part_segment(s->parts[i]) == NULL);
+	CHECK_INT(partcache_compress(c, &n), 0);
+	CHECK_INT(n, 2); /* api and db: the parts with groups */
+	for (i = 0; i < s->n_parts; i++)
+		CHECK((snapshot_part_segment(s->parts[i]) != NULL) == (s->parts[i]->json != NULL));
+	CHECK_INT(partcache_compress(c, &n), 0);
+	CHECK_INT(n, 0);
+	CHECK_INT(snapshot_assemble(s->parts, s->n_parts, 1, &again), 0);
+	CHECK(again->gzip_pieces != NULL && again->gzip_len > 0);
+	snapshot_unref(again);
+	snapshot_unref(build(c, inv, &st)); /* reused parts stay compressed */
+	CHECK_INT(st.reused, 3);
+	CHECK_INT(partcache_compress(c, &n), 0);
+	CHECK_INT(n, 0);
+	snapshot_unref(s);
+	partcache_free(c);
+	inventory_free(inv);
 }
 
 static void test_second_build_reuses_every_part(void)
@@ -468,6 +501,7 @@ static void test_empty_inventory(void)
 int main(void)
 {
 	return TEST_MAIN(TEST_CASE(test_first_build_renders_everything),
+			 TEST_CASE(test_compress_after_build),
 			 TEST_CASE(test_second_build_reuses_every_part),
 			 TEST_CASE(test_replaced_service_rendered_again),
 			 TEST_CASE(test_renamed_namespace_rendered_again),

@@ -195,15 +195,15 @@ static bool gzip_is_json(const struct snapshot *s)
  * inflates to its JSON. */
 static bool segment_is_json(const struct snapshot_part *p)
 {
-	unsigned char *seg = malloc(p->deflate_len + SNAPSHOT_DEFLATE_END_LEN);
+	const struct snapshot_segment *z = snapshot_part_segment(p);
+	unsigned char *seg = z ? malloc(z->len + SNAPSHOT_DEFLATE_END_LEN) : NULL;
 	bool ok;
 
 	if (!seg)
-		abort();
-	memcpy(seg, p->deflate, p->deflate_len);
-	memcpy(seg + p->deflate_len, SNAPSHOT_DEFLATE_END, SNAPSHOT_DEFLATE_END_LEN);
-	ok = inflate_equals(seg, p->deflate_len + SNAPSHOT_DEFLATE_END_LEN, -15, p->json,
-			    p->json_len);
+		return false;
+	memcpy(seg, z->bytes, z->len);
+	memcpy(seg + z->len, SNAPSHOT_DEFLATE_END, SNAPSHOT_DEFLATE_END_LEN);
+	ok = inflate_equals(seg, z->len + SNAPSHOT_DEFLATE_END_LEN, -15, p->json, p->json_len);
 	free(seg);
 	return ok;
 }
@@ -506,7 +506,7 @@ static void test_pieces(void)
 	CHECK(s->json_pieces[2].len == 1 && memcmp(s->json_pieces[2].p, ",", 1) == 0);
 	CHECK(s->json_pieces[4].len == 1 && memcmp(s->json_pieces[4].p, "]", 1) == 0);
 	CHECK_INT(s->json_len, 3 + s->parts[0]->json_len + s->parts[2]->json_len);
-	CHECK(s->parts[1]->json == NULL && s->parts[1]->deflate == NULL);
+	CHECK(s->parts[1]->json == NULL && snapshot_part_segment(s->parts[1]) == NULL);
 	CHECK(segment_is_json(s->parts[0]));
 	CHECK(segment_is_json(s->parts[2]));
 	CHECK(s->parts[0]->crc == snapshot_gzip_crc32(s->parts[0]->json, s->parts[0]->json_len));
@@ -555,7 +555,7 @@ static void test_part_picks_its_service(void)
 
 	CHECK_STR(p[1]->service_name, "web");
 	CHECK(p[1]->json == NULL && p[1]->json_len == 0 && p[1]->n_groups == 0);
-	CHECK(p[1]->deflate == NULL && p[1]->notes == NULL && p[1]->n_notes == 0);
+	CHECK(snapshot_part_segment(p[1]) == NULL && p[1]->notes == NULL && p[1]->n_notes == 0);
 	CHECK_INT(p[1]->n_skips, 1);
 	CHECK_STR(p[1]->skips[0].instance_id, "i-2");
 	CHECK_STR(p[1]->skips[0].detail, "tag METRICS_PORT=\"x\"");
@@ -773,9 +773,9 @@ static void test_plain_parts(void)
 	parts_of(&ts, SNAPSHOT_PART_PLAIN, plain);
 	parts_of(&ts, 0, packed);
 	for (i = 0; i < 3; i++)
-		CHECK(plain[i]->deflate == NULL && plain[i]->deflate_len == 0);
+		CHECK(snapshot_part_segment(plain[i]) == NULL);
 	CHECK(plain[0]->crc == packed[0]->crc && plain[0]->crc != 0);
-	CHECK(packed[0]->deflate != NULL && packed[2]->deflate != NULL);
+	CHECK(snapshot_part_segment(packed[0]) && snapshot_part_segment(packed[2]));
 	CHECK_INT(snapshot_assemble(plain, 3, 1, &s), 0);
 	CHECK(s->gzip_pieces == NULL && s->n_gzip_pieces == 0 && s->gzip_len == 0);
 	got = json_of(s, NULL);
@@ -790,6 +790,21 @@ static void test_plain_parts(void)
 	CHECK_INT(snapshot_assemble((struct snapshot_part *[]){ packed[0], plain[1], packed[2] }, 3,
 				    1, &s),
 		  0);
+	CHECK(gzip_is_json(s));
+	s = snapshot_unref(s);
+	/* Compressed later, once (the same segment after a second call), the
+	 * plain parts make a snapshot that offers gzip. */
+	for (i = 0; i < 3; i++)
+		CHECK_INT(snapshot_part_compress(plain[i]), 0);
+	CHECK(segment_is_json(plain[0]) && segment_is_json(plain[2]));
+	CHECK(snapshot_part_segment(plain[1]) == NULL); /* no JSON, no segment */
+	{
+		const struct snapshot_segment *first = snapshot_part_segment(plain[0]);
+
+		CHECK_INT(snapshot_part_compress(plain[0]), 0);
+		CHECK(snapshot_part_segment(plain[0]) == first);
+	}
+	CHECK_INT(snapshot_assemble(plain, 3, 1, &s), 0);
 	CHECK(gzip_is_json(s));
 	s = snapshot_unref(s);
 	parts_unref(plain, 3);
@@ -821,7 +836,7 @@ static void test_part_adopt(void)
 	CHECK_STR(p->service_name, "api");
 	CHECK(p->json == json && p->json_len == len && p->groups == g && p->n_groups == 2);
 	CHECK(p->crc == snapshot_gzip_crc32(groups_json, len));
-	CHECK(p->deflate && segment_is_json(p));
+	CHECK(segment_is_json(p));
 	CHECK(p->n_skips == 0 && p->notes == NULL && atomic_load(&p->refcount) == 1);
 	CHECK_INT(snapshot_assemble(&p, 1, 1, &s), 0);
 	got = json_of(s, NULL);
@@ -833,12 +848,12 @@ static void test_part_adopt(void)
 	CHECK(gzip_is_json(s));
 	snapshot_unref(s);
 	CHECK_INT(snapshot_part_adopt("alpha", "none", NULL, 0, NULL, 0, 0, &e), 0);
-	CHECK(e->json == NULL && e->json_len == 0 && e->deflate == NULL && e->n_groups == 0);
+	CHECK(e->json == NULL && e->json_len == 0 && !snapshot_part_segment(e) && e->n_groups == 0);
 	CHECK_INT(snapshot_part_adopt("alpha", "plain", strdup("{}"), 2,
 				      calloc(1, sizeof(struct snapshot_part_group)), 1,
 				      SNAPSHOT_PART_PLAIN, &plain),
 		  0);
-	CHECK(plain->deflate == NULL && plain->json_len == 2);
+	CHECK(!snapshot_part_segment(plain) && plain->json_len == 2);
 	snapshot_part_unref(plain);
 	/* an empty buffer (buf_steal() gives "" rather than NULL) is no group:
 	 * no piece, no comma */
