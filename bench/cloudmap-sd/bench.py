@@ -738,9 +738,10 @@ def print_refresh(opts, r):
     print(f'   full refresh with 20 ms <= 300 ms: fake {verdict(fake20["wall_ms"] <= 300)}, '
           f'replay {verdict(replay20["wall_ms"] <= 300)}, '
           f'first refresh (cold) {verdict(cold20["wall_ms"] <= 300)}')
-    print('   (cold: a new process, every service rendered and compressed; its daemon CPU '
-          'includes start-up. The other rows are SIGHUP full refreshes of a running daemon, '
-          'which re-fetch everything but render only the services that changed: none here.)')
+    print('   (cold: a new process, every service rendered; its daemon CPU includes start-up '
+          'and the compression that follows the publication. The other rows are SIGHUP full '
+          'refreshes of a running daemon, which re-fetch everything but render only the '
+          'services that changed: none here.)')
     total = sum(r['calls'].values())
     detail = ', '.join(f'{op} {c}' for op, c in sorted(r['calls'].items()))
     print(f'   light refresh, nothing changed: {total} AWS calls ({detail}); '
