@@ -10,12 +10,16 @@
  *  - gzip, when asked for, when the snapshot's parts are compressed, and
  *    when every part is kept whole or not at all (filters by namespace or
  *    service): a gzip member of the kept parts' deflate segments
- *    (snapshot_gzip.h). A selection that cuts through a part (a shard) is
- *    answered as JSON: a part's segment cannot be split, and compressing
- *    per request is what the snapshot exists to avoid.
+ *    (snapshot_gzip.h);
+ *  - gzip of a selection that cuts through a part (a shard), whose segment
+ *    cannot be split: compressed by the first request that asks for it
+ *    and kept with the snapshot under the request's memo key (the raw query
+ *    string), so each shard is compressed at most once per snapshot; past
+ *    SNAPSHOT_MEMO_MAX such keys, or without a key, it is answered as JSON.
  *
  * Work per request: one call of keep() per group, and for gzip one CRC
- * combination per kept part.
+ * combination per kept part (or, once per snapshot and shard, compressing
+ * the shard).
  *
  * An answer borrows from its snapshot: hold a reference to the snapshot
  * until the answer is freed. One thread at a time.
@@ -42,10 +46,11 @@ struct answer {
 };
 
 /* Assembles the answer of s's groups that keep() accepts, in order: gzip
- * when gzip is true and the selection allows it (see above), else JSON. Returns 0 and a new
+ * when gzip is true and the selection allows it (see above; memo_key may be
+ * NULL), else JSON. s is only read, but for its memos. Returns 0 and a new
  * answer in *ret (free it with answer_free(), before s goes), or -ENOMEM. */
-int answer_new(const struct snapshot *s, answer_keep_fn keep, void *userdata, bool gzip,
-	       struct answer **ret);
+int answer_new(struct snapshot *s, answer_keep_fn keep, void *userdata, bool gzip,
+	       const char *memo_key, struct answer **ret);
 
 /* Frees a; accepts NULL; returns NULL. */
 struct answer *answer_free(struct answer *a);

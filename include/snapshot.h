@@ -155,6 +155,17 @@ struct snapshot_skip {
 	const char *detail; /* or NULL */
 };
 
+/* An answer made on request and kept with its snapshot (see
+ * snapshot_memo_put()). */
+#define SNAPSHOT_MEMO_MAX	16  /* per snapshot */
+#define SNAPSHOT_MEMO_KEY_BYTES 512 /* longer keys are not kept */
+
+struct snapshot_memo {
+	char *key;
+	unsigned char *bytes;
+	size_t len;
+};
+
 struct snapshot {
 	atomic_uint refcount;
 	struct snapshot_part **parts; /* one reference each */
@@ -186,6 +197,12 @@ struct snapshot {
 	 * every access is an atomic load or store. */
 	_Atomic int64_t refreshed_at_unix;
 	bool warm_start; /* loaded from a file, not yet confirmed by AWS */
+	/* Answers made on request (the gzip form of a shard), at most
+	 * SNAPSHOT_MEMO_MAX; added under memo_lock, never changed or removed
+	 * until the snapshot is freed. */
+	pthread_mutex_t memo_lock;
+	struct snapshot_memo memos[SNAPSHOT_MEMO_MAX];
+	size_t n_memos;
 };
 
 /* A new snapshot (one reference, owned by the caller) of parts, in order;
@@ -206,6 +223,20 @@ static inline const char *snapshot_group_json(const struct snapshot *s,
 {
 	return s->parts[g->part]->json + g->offset;
 }
+
+/* The memo of key, or NULL. It stays as it is while s lives. Thread-safe. */
+const struct snapshot_memo *snapshot_memo_get(struct snapshot *s, const char *key);
+
+/* Whether s may still keep a memo of key (key short enough, fewer than
+ * SNAPSHOT_MEMO_MAX memos): ask before making one. Thread-safe. */
+bool snapshot_memo_room(struct snapshot *s, const char *key);
+
+/* Keeps bytes (malloc'ed, taken) as the memo of key and returns it; when
+ * key already has one (another thread made it meanwhile), frees bytes and
+ * returns that one; when s holds SNAPSHOT_MEMO_MAX memos or key is too
+ * long, frees bytes and returns NULL, as on ENOMEM. Thread-safe. */
+const struct snapshot_memo *snapshot_memo_put(struct snapshot *s, const char *key,
+					      unsigned char *bytes, size_t len);
 
 /* The whole JSON answer in one new NUL-terminated buffer (for tests and
  * tools; serving sends json_pieces without copying). Returns 0, or

@@ -42,6 +42,13 @@ uint32_t snapshot_gzip_crc32(const void *data, size_t len);
  * or -ENOMEM. */
 int snapshot_gzip_segment(const void *data, size_t len, struct snapshot_segment **ret);
 
+/* Compresses the bytes of n pieces, in order, into one new gzip member
+ * (free() it). For answers no segment can make (a shard's); the caller
+ * keeps the result (snapshot_memo_put()) so it is made once. Returns 0,
+ * -EMSGSIZE past the JSON cap, or -ENOMEM. */
+int snapshot_gzip_compress(const struct snapshot_piece *pieces, size_t n, unsigned char **ret,
+			   size_t *ret_len);
+
 /* Assembles "[" seg ("," seg)* "]" as a gzip member into pieces, which must
  * have room for 2 x (segments) + 6. The pieces borrow the segments, static
  * bytes and the trailer given to _end(). */

@@ -119,8 +119,28 @@ static void answer_gzip(struct answer *a, const struct snapshot *s,
 	a->len = m.len;
 }
 
-int answer_new(const struct snapshot *s, answer_keep_fn keep, void *userdata, bool gzip,
-	       struct answer **ret)
+/* Replaces a's JSON pieces by their gzip form, the memo of key in s, made
+ * now if s has none yet. Keeps the JSON when the memo cannot be kept (s
+ * holds SNAPSHOT_MEMO_MAX already: then nothing is compressed) or made. */
+static void answer_memo(struct answer *a, struct snapshot *s, const char *key)
+{
+	const struct snapshot_memo *m = snapshot_memo_get(s, key);
+	unsigned char *bytes;
+	size_t len;
+
+	if (!m && snapshot_memo_room(s, key) &&
+	    snapshot_gzip_compress(a->pieces, a->n_pieces, &bytes, &len) == 0)
+		m = snapshot_memo_put(s, key, bytes, len);
+	if (!m)
+		return;
+	a->pieces[0] = (struct snapshot_piece){ m->bytes, m->len };
+	a->n_pieces = 1;
+	a->len = m->len;
+	a->gzip = true;
+}
+
+int answer_new(struct snapshot *s, answer_keep_fn keep, void *userdata, bool gzip,
+	       const char *memo_key, struct answer **ret)
 {
 	enum answer_part_kept *part_kept = calloc(s->n_parts + 1, sizeof(*part_kept));
 	bool *kept = calloc(s->n_groups + 1, sizeof(*kept));
@@ -135,10 +155,13 @@ int answer_new(const struct snapshot *s, answer_keep_fn keep, void *userdata, bo
 		goto out;
 	answer_select(s, keep, userdata, kept, part_kept);
 	a->gzip = gzip && answer_gzip_possible(s, part_kept);
-	if (a->gzip)
+	if (a->gzip) {
 		answer_gzip(a, s, part_kept);
-	else
+	} else {
 		answer_json(a, s, kept);
+		if (gzip && memo_key)
+			answer_memo(a, s, memo_key);
+	}
 	*ret = a;
 	a = NULL;
 	r = 0;

@@ -375,7 +375,8 @@ static int server_reply_filtered(struct snapshot *snap, const struct query *q, b
 
 	lent = calloc(1, sizeof(*lent));
 	if (lent)
-		r = answer_new(snap, server_keep_group, (void *)q, gzip, &lent->answer);
+		r = answer_new(snap, server_keep_group, (void *)q, gzip, ret->request->query,
+			       &lent->answer);
 	if (r < 0) {
 		free(lent);
 		snapshot_unref(snap);

@@ -587,11 +587,73 @@ int snapshot_json_copy(const struct snapshot *s, char **ret, size_t *ret_len)
 	return 0;
 }
 
+/* ---- snapshots: memos ---- */
+
+static const struct snapshot_memo *memo_find(const struct snapshot *s, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < s->n_memos; i++)
+		if (strcmp(s->memos[i].key, key) == 0)
+			return &s->memos[i];
+	return NULL;
+}
+
+const struct snapshot_memo *snapshot_memo_get(struct snapshot *s, const char *key)
+{
+	const struct snapshot_memo *m;
+
+	pthread_mutex_lock(&s->memo_lock);
+	m = memo_find(s, key);
+	pthread_mutex_unlock(&s->memo_lock);
+	return m;
+}
+
+bool snapshot_memo_room(struct snapshot *s, const char *key)
+{
+	bool room;
+
+	if (strlen(key) >= SNAPSHOT_MEMO_KEY_BYTES)
+		return false;
+	pthread_mutex_lock(&s->memo_lock);
+	room = s->n_memos < SNAPSHOT_MEMO_MAX;
+	pthread_mutex_unlock(&s->memo_lock);
+	return room;
+}
+
+const struct snapshot_memo *snapshot_memo_put(struct snapshot *s, const char *key,
+					      unsigned char *bytes, size_t len)
+{
+	const struct snapshot_memo *m = NULL;
+	char *copy = NULL;
+
+	if (strlen(key) < SNAPSHOT_MEMO_KEY_BYTES)
+		copy = strdup(key);
+	pthread_mutex_lock(&s->memo_lock);
+	m = memo_find(s, key);
+	if (!m && copy && s->n_memos < SNAPSHOT_MEMO_MAX) {
+		s->memos[s->n_memos] = (struct snapshot_memo){ copy, bytes, len };
+		m = &s->memos[s->n_memos++];
+		copy = NULL;
+		bytes = NULL;
+	}
+	pthread_mutex_unlock(&s->memo_lock);
+	free(copy);
+	free(bytes);
+	return m;
+}
+
 /* ---- snapshots: lifetime ---- */
 
 static void snapshot_free(struct snapshot *s)
 {
 	size_t i;
+
+	for (i = 0; i < s->n_memos; i++) {
+		free(s->memos[i].key);
+		free(s->memos[i].bytes);
+	}
+	pthread_mutex_destroy(&s->memo_lock);
 
 	for (i = 0; i < s->n_parts; i++)
 		snapshot_part_unref(s->parts[i]);
@@ -617,9 +679,10 @@ int snapshot_assemble(struct snapshot_part *const *parts, size_t n_parts, int64_
 		return -ENOMEM;
 	atomic_init(&s->refcount, 1);
 	s->refreshed_at_unix = refreshed_at_unix;
+	pthread_mutex_init(&s->memo_lock, NULL);
 	s->parts = calloc(n_parts + 1, sizeof(*s->parts));
 	if (!s->parts) {
-		free(s);
+		snapshot_free(s);
 		return -ENOMEM;
 	}
 	for (i = 0; i < n_parts; i++)

@@ -38,8 +38,9 @@ uint32_t snapshot_gzip_crc32(const void *data, size_t len)
 	return len ? (uint32_t)crc32_z(0, data, len) : 0;
 }
 
-/* Feeds n bytes to zs, ending with a full flush, and appends the output. */
-static int gzip_deflate(z_stream *zs, struct buf *out, const void *p, size_t n)
+/* Feeds n bytes to zs with flush (Z_NO_FLUSH, Z_FULL_FLUSH or Z_FINISH)
+ * and appends the output. */
+static int gzip_deflate(z_stream *zs, struct buf *out, const void *p, size_t n, int flush)
 {
 	unsigned char chunk[GZIP_CHUNK_BYTES];
 	int zr, r;
@@ -49,14 +50,49 @@ static int gzip_deflate(z_stream *zs, struct buf *out, const void *p, size_t n)
 	do {
 		zs->next_out = chunk;
 		zs->avail_out = sizeof(chunk);
-		zr = deflate(zs, Z_FULL_FLUSH);
-		if (zr != Z_OK && zr != Z_BUF_ERROR)
+		zr = deflate(zs, flush);
+		if (zr != Z_OK && zr != Z_STREAM_END && zr != Z_BUF_ERROR)
 			return -ENOMEM;
 		r = buf_append(out, chunk, sizeof(chunk) - zs->avail_out);
 		if (r < 0)
 			return r;
-	} while (zs->avail_out == 0);
+	} while (zs->avail_out == 0 || (flush == Z_FINISH && zr != Z_STREAM_END));
 	return 0;
+}
+
+/* window_bits: -15 for raw deflate, 15 + 16 for a gzip member. */
+static int gzip_begin(z_stream *zs, int window_bits)
+{
+	memset(zs, 0, sizeof(*zs));
+	if (deflateInit2(zs, SNAPSHOT_GZIP_LEVEL, Z_DEFLATED, window_bits, GZIP_MEM_LEVEL,
+			 Z_DEFAULT_STRATEGY) != Z_OK)
+		return -ENOMEM;
+	return 0;
+}
+
+int snapshot_gzip_compress(const struct snapshot_piece *pieces, size_t n, unsigned char **ret,
+			   size_t *ret_len)
+{
+	struct buf out;
+	z_stream zs;
+	size_t i;
+	int r;
+
+	r = gzip_begin(&zs, GZIP_WINDOW_BITS + 16);
+	if (r < 0)
+		return r;
+	buf_init(&out, GZIP_MAX_BYTES);
+	for (i = 0; r == 0 && i < n; i++)
+		r = gzip_deflate(&zs, &out, pieces[i].p, pieces[i].len, Z_NO_FLUSH);
+	if (r == 0)
+		r = gzip_deflate(&zs, &out, NULL, 0, Z_FINISH);
+	deflateEnd(&zs);
+	if (r == 0) {
+		*ret = (unsigned char *)buf_steal(&out, ret_len);
+		r = *ret ? 0 : -ENOMEM;
+	}
+	buf_done(&out);
+	return r;
 }
 
 int snapshot_gzip_segment(const void *data, size_t len, struct snapshot_segment **ret)
@@ -68,12 +104,11 @@ int snapshot_gzip_segment(const void *data, size_t len, struct snapshot_segment 
 
 	if (len > SNAPSHOT_MAX_JSON_BYTES)
 		return -EMSGSIZE;
-	memset(&zs, 0, sizeof(zs));
-	if (deflateInit2(&zs, SNAPSHOT_GZIP_LEVEL, Z_DEFLATED, -GZIP_WINDOW_BITS, GZIP_MEM_LEVEL,
-			 Z_DEFAULT_STRATEGY) != Z_OK)
-		return -ENOMEM;
+	r = gzip_begin(&zs, -GZIP_WINDOW_BITS);
+	if (r < 0)
+		return r;
 	buf_init(&out, GZIP_MAX_BYTES);
-	r = gzip_deflate(&zs, &out, data, len);
+	r = gzip_deflate(&zs, &out, data, len, Z_FULL_FLUSH);
 	deflateEnd(&zs); /* unfinished on purpose: no final block */
 	if (r == 0) {
 		seg = malloc(sizeof(*seg) + out.len);

@@ -300,7 +300,7 @@ static void test_whole_gzip_inflates_to_json(void)
 	snapshot_unref(s);
 }
 
-static void check_json(const struct snapshot *s, const struct selection *sel)
+static void check_json(struct snapshot *s, const struct selection *sel)
 {
 	struct answer *a = NULL;
 	unsigned char *got;
@@ -308,7 +308,7 @@ static void check_json(const struct snapshot *s, const struct selection *sel)
 	char *want = expected(s, sel, &want_len);
 	json_t *root;
 
-	CHECK_INT(answer_new(s, keep_group, (void *)sel, false, &a), 0);
+	CHECK_INT(answer_new(s, keep_group, (void *)sel, false, NULL, &a), 0);
 	CHECK(!a->gzip);
 	CHECK_INT(a->len, want_len);
 	got = concat(a);
@@ -325,14 +325,14 @@ static void check_json(const struct snapshot *s, const struct selection *sel)
 
 /* Asked for gzip: a gzip member of the kept parts' segments when the
  * selection keeps parts whole, else the same JSON as without gzip. */
-static void check_gzip(const struct snapshot *s, const struct selection *sel)
+static void check_gzip(struct snapshot *s, const struct selection *sel)
 {
 	struct answer *a = NULL;
 	size_t want_len, got_len = 0, i, segments = 0;
 	char *want = expected(s, sel, &want_len), *got;
 	unsigned char *raw;
 
-	CHECK_INT(answer_new(s, keep_group, (void *)sel, true, &a), 0);
+	CHECK_INT(answer_new(s, keep_group, (void *)sel, true, NULL, &a), 0);
 	CHECK_INT(a->gzip, sel->whole_parts);
 	raw = concat(a);
 	CHECK(raw != NULL);
@@ -392,8 +392,7 @@ static bool keep_named(const struct snapshot *s, const struct snapshot_group *g,
 
 /* The answer of a filter, inflated: the groups of the targets in
  * [first, first + n), and gzip. */
-static void check_named(const struct snapshot *s, const struct name_filter *f, size_t first,
-			size_t n)
+static void check_named(struct snapshot *s, const struct name_filter *f, size_t first, size_t n)
 {
 	struct answer *a = NULL;
 	unsigned char *raw;
@@ -401,7 +400,7 @@ static void check_named(const struct snapshot *s, const struct name_filter *f, s
 	char *got;
 	json_t *root;
 
-	CHECK_INT(answer_new(s, keep_named, (void *)f, true, &a), 0);
+	CHECK_INT(answer_new(s, keep_named, (void *)f, true, NULL, &a), 0);
 	CHECK(a->gzip);
 	CHECK_INT(a->n_groups, n);
 	raw = concat(a);
@@ -471,7 +470,7 @@ static void test_shard_is_json(void)
 		for (i = 0, n = 0; i < s->n_groups; i++)
 			n += s->groups[i].address_hash % 3 == shard;
 		CHECK(n > 0 && n < PER_SVC * N_SERVICES);
-		CHECK_INT(answer_new(s, keep_shard, &shard, true, &a), 0);
+		CHECK_INT(answer_new(s, keep_shard, &shard, true, NULL, &a), 0);
 		CHECK(!a->gzip);
 		CHECK_INT(a->n_groups, n);
 		raw = concat(a);
@@ -483,6 +482,49 @@ static void test_shard_is_json(void)
 		a = answer_free(a);
 	}
 	CHECK_INT(total, N_TARGETS);
+	snapshot_unref(s);
+}
+
+/* Asked for gzip with a memo key, a shard is compressed once per snapshot
+ * and key: the answer inflates to the shard's JSON, a second request gets
+ * the same bytes, and past SNAPSHOT_MEMO_MAX keys it is JSON. */
+static void test_shard_gzip_memo(void)
+{
+	struct snapshot *s = make_snapshot(N_TARGETS);
+	struct answer *a = NULL, *json = NULL, *again = NULL;
+	char key[32], *got, *plain;
+	size_t got_len = 0, i;
+	unsigned char *raw;
+	uint64_t shard = 1;
+
+	CHECK(s);
+	CHECK_INT(answer_new(s, keep_shard, &shard, false, NULL, &json), 0);
+	plain = (char *)concat(json);
+	CHECK_INT(answer_new(s, keep_shard, &shard, true, "shard=1&shards=3", &a), 0);
+	CHECK(a->gzip && a->n_pieces == 1);
+	CHECK_INT(a->n_groups, json->n_groups);
+	raw = concat(a);
+	got = raw ? gunzip(raw, a->len, &got_len) : NULL;
+	CHECK(got && got_len == json->len && memcmp(got, plain, got_len) == 0);
+	CHECK_INT(answer_new(s, keep_shard, &shard, true, "shard=1&shards=3", &again), 0);
+	CHECK(again->gzip && again->pieces[0].p == a->pieces[0].p);
+	CHECK_INT(s->n_memos, 1);
+	again = answer_free(again);
+	for (i = 1; i < SNAPSHOT_MEMO_MAX; i++) {
+		snprintf(key, sizeof(key), "shard=1&shards=3&k=%zu", i);
+		CHECK_INT(answer_new(s, keep_shard, &shard, true, key, &again), 0);
+		CHECK(again->gzip);
+		again = answer_free(again);
+	}
+	CHECK_INT(answer_new(s, keep_shard, &shard, true, "one too many", &again), 0);
+	CHECK(!again->gzip && again->len == json->len);
+	CHECK_INT(s->n_memos, SNAPSHOT_MEMO_MAX);
+	answer_free(again);
+	answer_free(a);
+	answer_free(json);
+	free(raw);
+	free(got);
+	free(plain);
 	snapshot_unref(s);
 }
 
@@ -512,7 +554,7 @@ static void test_runs_are_one_piece(void)
 
 	CHECK(s != NULL);
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		CHECK_INT(answer_new(s, keep_group, (void *)&cases[i].sel, false, &a), 0);
+		CHECK_INT(answer_new(s, keep_group, (void *)&cases[i].sel, false, NULL, &a), 0);
 		if (a->n_pieces != cases[i].n_pieces)
 			TEST_FAIL("%s: %zu pieces", cases[i].sel.name, a->n_pieces);
 		CHECK_INT(a->n_pieces, cases[i].n_pieces);
@@ -525,7 +567,7 @@ static void test_runs_are_one_piece(void)
 		a = answer_free(a);
 	}
 	/* a whole part is its JSON, lent as it is */
-	CHECK_INT(answer_new(s, keep_group, (void *)&cases[2].sel, false, &a), 0);
+	CHECK_INT(answer_new(s, keep_group, (void *)&cases[2].sel, false, NULL, &a), 0);
 	CHECK(a->pieces[1].p == s->parts[0]->json && a->pieces[1].len == s->parts[0]->json_len);
 	CHECK(a->pieces[5].p == s->parts[5]->json);
 	a = answer_free(a);
@@ -551,7 +593,7 @@ static void test_plain_parts(void)
 		parts[i] = snapshot_part_unref(parts[i]);
 	CHECK(s->gzip_pieces == NULL);
 	check_json(s, &all);
-	CHECK_INT(answer_new(s, keep_group, (void *)&all, true, &a), 0);
+	CHECK_INT(answer_new(s, keep_group, (void *)&all, true, NULL, &a), 0);
 	CHECK(!a->gzip);
 	CHECK_INT(a->n_groups, N_TARGETS);
 	answer_free(a);
@@ -580,12 +622,12 @@ static void test_empty_snapshot(void)
 	char *got;
 
 	CHECK(s && s->gzip_pieces);
-	CHECK_INT(answer_new(s, keep_group, (void *)&sel, false, &a), 0);
+	CHECK_INT(answer_new(s, keep_group, (void *)&sel, false, NULL, &a), 0);
 	raw = concat(a);
 	CHECK(a->len == 2 && memcmp(raw, "[]", 2) == 0);
 	free(raw);
 	answer_free(a);
-	CHECK_INT(answer_new(s, keep_group, (void *)&sel, true, &a), 0);
+	CHECK_INT(answer_new(s, keep_group, (void *)&sel, true, NULL, &a), 0);
 	CHECK(a->gzip);
 	raw = concat(a);
 	got = gunzip(raw, a->len, &len);
@@ -601,6 +643,7 @@ int main(void)
 {
 	return TEST_MAIN(TEST_CASE(test_whole_gzip_inflates_to_json), TEST_CASE(test_selections),
 			 TEST_CASE(test_namespace_and_service_gzip), TEST_CASE(test_shard_is_json),
-			 TEST_CASE(test_runs_are_one_piece), TEST_CASE(test_plain_parts),
-			 TEST_CASE(test_empty_parts), TEST_CASE(test_empty_snapshot));
+			 TEST_CASE(test_shard_gzip_memo), TEST_CASE(test_runs_are_one_piece),
+			 TEST_CASE(test_plain_parts), TEST_CASE(test_empty_parts),
+			 TEST_CASE(test_empty_snapshot));
 }

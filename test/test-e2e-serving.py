@@ -15,11 +15,10 @@ discovery matters. Checked:
   - a filter job (?namespace=&service=&service=) gets exactly its targets;
   - the refresh interval Prometheus announces is recorded in
     cloudmap_sd_client_refresh_interval_seconds and warned about once;
-  - gzip: full and filtered answers asked with Accept-Encoding: gzip come
-    with Content-Encoding: gzip and decompress with Python's gzip module
-    (which checks the CRC-32 and the length) to the same JSON as the
-    identity answers; sharded answers, which cut through services, come as
-    JSON (nothing is compressed per request, docs/SERVING.md). Prometheus 2.42's http_sd itself never asks for gzip
+  - gzip: full, filtered and sharded answers asked with Accept-Encoding:
+    gzip come with Content-Encoding: gzip and decompress with Python's gzip
+    module (which checks the CRC-32 and the length) to the same JSON as the
+    identity answers. Prometheus 2.42's http_sd itself never asks for gzip
     (its HTTP client disables compression), so it is served identity; the
     test records what it sends;
   - auth: with --web.auth-token-file and --web.basic-auth-file, Prometheus's
@@ -165,27 +164,22 @@ def get(sd, path, headers=None):
     return hdrs, body
 
 
-def check_gzip_answer(sd, path, auth=None, compressed=True):
+def check_gzip_answer(sd, path, auth=None):
     """The gzip answer of path decompresses (CRC and length checked) to the
-    identity answer (or, not compressed, is it); returns the parsed list."""
+    identity answer; returns the parsed list."""
     base = dict(auth or {})
     plain_headers, plain = get(sd, path, base)
     assert 'content-encoding' not in plain_headers, f'{path}: encoded without being asked'
     assert plain_headers.get('vary') == 'Accept-Encoding', plain_headers
-    if compressed:
-        # A refresh serves its new targets first and compresses them right
-        # after (docs/SERVING.md): gzip may lag the JSON by a moment.
-        wait_for(lambda: get(sd, path, {**base, 'Accept-Encoding': 'gzip'})[0]
-                 .get('content-encoding') == 'gzip', 10, f'{path}: a gzip answer')
+    # A refresh serves its new targets first and compresses them right
+    # after (docs/SERVING.md): gzip may lag the JSON by a moment.
+    wait_for(lambda: get(sd, path, {**base, 'Accept-Encoding': 'gzip'})[0]
+             .get('content-encoding') == 'gzip', 10, f'{path}: a gzip answer')
     hdrs, packed = get(sd, path, {**base, 'Accept-Encoding': 'gzip'})
+    assert hdrs.get('content-encoding') == 'gzip', f'{path}: {hdrs}'
     assert hdrs.get('vary') == 'Accept-Encoding', hdrs
     assert int(hdrs['content-length']) == len(packed)
-    if compressed:
-        assert hdrs.get('content-encoding') == 'gzip', f'{path}: {hdrs}'
-        unpacked = gzip.decompress(packed)  # raises on a bad CRC-32 or length
-    else:
-        assert 'content-encoding' not in hdrs, f'{path}: {hdrs}'
-        unpacked = packed
+    unpacked = gzip.decompress(packed)  # raises on a bad CRC-32 or length
     assert json.loads(unpacked) == json.loads(plain), f'{path}: gzip and identity differ'
     hdrs, refused = get(sd, path, {**base, 'Accept-Encoding': 'gzip;q=0, br'})
     assert 'content-encoding' not in hdrs and refused == plain, f'{path}: gzip;q=0 not honoured'
@@ -211,8 +205,7 @@ def case_shards_match_prometheus_hashmod_filters_and_gzip(fake):
     full = check_gzip_answer(sd, '/targets')
     assert served(full) == everything
     for i in range(SHARDS):
-        shard = served(check_gzip_answer(sd, f'/targets?shard={i}&shards={SHARDS}',
-                                         compressed=False))
+        shard = served(check_gzip_answer(sd, f'/targets?shard={i}&shards={SHARDS}'))
         want = {a for a in everything if hashmod(a, SHARDS) == i}
         assert shard == want, f'shard {i}: {sorted(shard)}, want {sorted(want)}'
         assert not union & shard, f'shard {i} overlaps the others'
