@@ -40,7 +40,8 @@ static int register_all(struct telemetry *t)
 	struct metrics_desc d[] = {
 		{ .type = METRICS_HISTOGRAM,
 		  .name = "cloudmap_sd_refresh_duration_seconds",
-		  .help = "How long refreshes took, by kind (full or light).",
+		  .help = "How long refreshes took until their targets were served, by kind (full "
+			  "or light).",
 		  .label_names = l_kind,
 		  .n_labels = 1,
 		  .buckets = duration_buckets,
