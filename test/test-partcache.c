@@ -16,51 +16,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fixture.h"
 #include "partcache.h"
 #include "snapshot.h"
 #include "targets.h"
 #include "test.h"
 
-/* ---- building inventories ---- */
-
-#define KV(...) ((const char *const[]){ __VA_ARGS__, NULL })
-#define NONE	((const char *const[]){ NULL })
-
 static const struct target_options opts = { .default_metrics_path = NULL };
 
-static char *xstrdup(const char *s)
-{
-	char *p = strdup(s);
-
-	if (!p)
-		abort();
-	return p;
-}
-
-static void *xrealloc(void *p, size_t n)
-{
-	p = realloc(p, n);
-	if (!p)
-		abort();
-	return p;
-}
-
-/* A sorted array of the pairs "key", "value", ..., NULL. */
-static struct kv *kvs(const char *const *pairs, size_t *ret_n)
-{
-	struct kv *kv = NULL;
-	size_t n = 0;
-
-	for (; pairs[0]; pairs += 2) {
-		kv = xrealloc(kv, (n + 1) * sizeof(*kv));
-		kv[n].key = xstrdup(pairs[0]);
-		kv[n].value = xstrdup(pairs[1]);
-		n++;
-	}
-	kv_array_sort(kv, n);
-	*ret_n = n;
-	return kv;
-}
+/* ---- building inventories ---- */
 
 static struct cm_namespace *ns_new(const char *id, const char *name, const char *type)
 {
@@ -69,9 +33,9 @@ static struct cm_namespace *ns_new(const char *id, const char *name, const char 
 	if (!ns)
 		abort();
 	ns->refcount = 1;
-	ns->id = xstrdup(id);
-	ns->name = xstrdup(name);
-	ns->type = xstrdup(type);
+	ns->id = fixture_strdup(id);
+	ns->name = fixture_strdup(name);
+	ns->type = fixture_strdup(type);
 	return ns;
 }
 
@@ -80,7 +44,7 @@ static struct cm_namespace *ns_add(struct inventory *inv, const char *id, const 
 {
 	struct cm_namespace *ns = ns_new(id, name, "HTTP");
 
-	inv->namespaces = xrealloc(inv->namespaces, (inv->n_namespaces + 1) * sizeof(ns));
+	inv->namespaces = fixture_realloc(inv->namespaces, (inv->n_namespaces + 1) * sizeof(ns));
 	inv->namespaces[inv->n_namespaces++] = ns;
 	return ns;
 }
@@ -88,7 +52,7 @@ static struct cm_namespace *ns_add(struct inventory *inv, const char *id, const 
 /* Adds svc (the caller's reference) to ns. */
 static struct cm_service *svc_put(struct cm_namespace *ns, struct cm_service *svc)
 {
-	ns->services = xrealloc(ns->services, (ns->n_services + 1) * sizeof(svc));
+	ns->services = fixture_realloc(ns->services, (ns->n_services + 1) * sizeof(svc));
 	ns->services[ns->n_services++] = svc;
 	return svc;
 }
@@ -101,9 +65,9 @@ static struct cm_service *svc_add(struct cm_namespace *ns, const char *id, const
 	if (!s)
 		abort();
 	s->refcount = 1;
-	s->id = xstrdup(id);
-	s->name = xstrdup(name);
-	s->tags = kvs(tags, &s->n_tags);
+	s->id = fixture_strdup(id);
+	s->name = fixture_strdup(name);
+	s->tags = fixture_kvs(tags, &s->n_tags);
 	s->revision = 7;
 	return svc_put(ns, s);
 }
@@ -112,7 +76,7 @@ static struct cm_service *svc_add(struct cm_namespace *ns, const char *id, const
 static void inst_init(struct cm_service *s, const char *id, const char *health,
 		      const char *const *keys, const char *const *values, size_t n)
 {
-	s->instances = xrealloc(s->instances, (s->n_instances + 1) * sizeof(*s->instances));
+	s->instances = fixture_realloc(s->instances, (s->n_instances + 1) * sizeof(*s->instances));
 	if (cm_instance_init(&s->instances[s->n_instances], id, health, keys, values, n) < 0)
 		abort();
 	s->n_instances++;
@@ -142,12 +106,13 @@ static struct cm_service *svc_copy(const struct cm_service *s)
 	if (!c)
 		abort();
 	c->refcount = 1;
-	c->id = xstrdup(s->id);
-	c->name = xstrdup(s->name);
-	c->arn = s->arn ? xstrdup(s->arn) : NULL;
-	c->tags = xrealloc(NULL, (s->n_tags + 1) * sizeof(*c->tags));
+	c->id = fixture_strdup(s->id);
+	c->name = fixture_strdup(s->name);
+	c->arn = s->arn ? fixture_strdup(s->arn) : NULL;
+	c->tags = fixture_realloc(NULL, (s->n_tags + 1) * sizeof(*c->tags));
 	for (i = 0; i < s->n_tags; i++)
-		c->tags[i] = (struct kv){ xstrdup(s->tags[i].key), xstrdup(s->tags[i].value) };
+		c->tags[i] =
+		    (struct kv){ fixture_strdup(s->tags[i].key), fixture_strdup(s->tags[i].value) };
 	c->n_tags = s->n_tags;
 	c->revision = s->revision;
 	for (i = 0; i < s->n_instances; i++) {
@@ -400,7 +365,7 @@ static void test_renamed_namespace_rendered_again(void)
 	CHECK(note_is(s2->parts[0], "aardvark/api: SCRAPE_INTERVAL=\"15\": "));
 	CHECK(answers_fresh(s2, inv));
 	free(renamed->type);
-	renamed->type = xstrdup("DNS_PRIVATE");
+	renamed->type = fixture_strdup("DNS_PRIVATE");
 	s3 = build(c, inv, &st);
 	CHECK_INT(st.rendered, 2);
 	CHECK_INT(st.reused, 1);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "fixture.h"
 #include "targets.h"
 #include "test.h"
 
@@ -24,43 +25,6 @@
 #endif
 
 /* ---- building inventories ---- */
-
-#define KV(...) ((const char *const[]){ __VA_ARGS__, NULL })
-#define NONE	((const char *const[]){ NULL })
-
-static char *xstrdup(const char *s)
-{
-	char *p = strdup(s);
-
-	if (!p)
-		abort();
-	return p;
-}
-
-static void *xrealloc(void *p, size_t n)
-{
-	p = realloc(p, n);
-	if (!p)
-		abort();
-	return p;
-}
-
-/* A sorted array of the pairs "key", "value", ..., NULL. */
-static struct kv *kvs(const char *const *pairs, size_t *ret_n)
-{
-	struct kv *kv = NULL;
-	size_t n = 0;
-
-	for (; pairs[0]; pairs += 2) {
-		kv = xrealloc(kv, (n + 1) * sizeof(*kv));
-		kv[n].key = xstrdup(pairs[0]);
-		kv[n].value = xstrdup(pairs[1]);
-		n++;
-	}
-	kv_array_sort(kv, n);
-	*ret_n = n;
-	return kv;
-}
 
 static struct inventory *inv_new(void)
 {
@@ -79,10 +43,10 @@ static struct cm_namespace *ns_add(struct inventory *inv, const char *id, const 
 	if (!ns)
 		abort();
 	ns->refcount = 1;
-	ns->id = xstrdup(id);
-	ns->name = xstrdup(name);
-	ns->type = xstrdup("HTTP");
-	inv->namespaces = xrealloc(inv->namespaces, (inv->n_namespaces + 1) * sizeof(ns));
+	ns->id = fixture_strdup(id);
+	ns->name = fixture_strdup(name);
+	ns->type = fixture_strdup("HTTP");
+	inv->namespaces = fixture_realloc(inv->namespaces, (inv->n_namespaces + 1) * sizeof(ns));
 	inv->namespaces[inv->n_namespaces++] = ns;
 	return ns;
 }
@@ -95,10 +59,10 @@ static struct cm_service *svc_add(struct cm_namespace *ns, const char *id, const
 	if (!s)
 		abort();
 	s->refcount = 1;
-	s->id = xstrdup(id);
-	s->name = xstrdup(name);
-	s->tags = kvs(tags, &s->n_tags);
-	ns->services = xrealloc(ns->services, (ns->n_services + 1) * sizeof(s));
+	s->id = fixture_strdup(id);
+	s->name = fixture_strdup(name);
+	s->tags = fixture_kvs(tags, &s->n_tags);
+	ns->services = fixture_realloc(ns->services, (ns->n_services + 1) * sizeof(s));
 	ns->services[ns->n_services++] = s;
 	return s;
 }
@@ -116,7 +80,7 @@ static struct cm_instance *inst_add(struct cm_service *s, const char *id, const 
 		keys[n] = attrs[0];
 		values[n] = attrs[1];
 	}
-	s->instances = xrealloc(s->instances, (s->n_instances + 1) * sizeof(*in));
+	s->instances = fixture_realloc(s->instances, (s->n_instances + 1) * sizeof(*in));
 	in = &s->instances[s->n_instances];
 	if (cm_instance_init(in, id, "HEALTHY", keys, values, n) < 0)
 		abort();
