@@ -46,9 +46,11 @@
  * and for filtered answers (a list of the snapshot's ranges), a content
  * reader copies the pieces into libmicrohttpd's write buffer. Each
  * connection's kernel send buffer is bounded (128 KiB) so that large
- * answers to many clients are served in fair turns. Hardened: a thread
- * pool, a connection limit, a per-address limit, an idle timeout and a
- * per-connection memory limit.
+ * answers to many clients are served in fair turns, and an acceptor thread
+ * of ours, not libmicrohttpd's workers racing for the listening socket,
+ * hands new connections to the workers so that a burst of clients is split
+ * evenly. Hardened: a thread pool, a connection limit, a per-address limit,
+ * an idle timeout and a per-connection memory limit.
  */
 #ifndef CLOUDMAP_SERVER_H
 #define CLOUDMAP_SERVER_H

@@ -2,11 +2,12 @@
 /*
  * server: cloudmap-sd's HTTP endpoints on libmicrohttpd. See include/server.h.
  *
- * main calls server_start() and server_stop(); in between, libmicrohttpd's
- * worker threads call server_on_request(), which only reads: the snapshot
- * store (one reference per /targets answer, dropped in the response's free
- * callback), the metrics registry, and the server's own fields, written once
- * before the daemon starts. A route table maps an exact path to a handler,
+ * main calls server_start() and server_stop(); in between, an acceptor
+ * thread hands each new connection to libmicrohttpd (server_accept_main()),
+ * and libmicrohttpd's worker threads call server_on_request(), which only
+ * reads: the snapshot store (one reference per /targets answer, dropped in
+ * the response's free callback), the metrics registry, and the server's own
+ * fields, written once before the daemon starts. A route table maps an exact path to a handler,
  * one small function each; a handler builds a reply, and server_answer()
  * queues it, counts it and drops the local reference. A request with a
  * body is refused before the body is read, so a body is never buffered.
@@ -21,9 +22,12 @@
  * the full answer, JSON or gzip, is lent as one buffer.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -64,6 +68,7 @@
 #define SERVER_INTERVAL_FACTOR	  4	      /* how far apart the two intervals may be */
 #define SERVER_ANSWER_BLOCK_BYTES (64u << 10) /* an answer's reads */
 #define SERVER_SNDBUF_BYTES	  (128 << 10) /* per connection (the kernel doubles it) */
+#define SERVER_ACCEPT_PAUSE_MS	  100	      /* after accept() ran out of descriptors */
 
 /* One request, from its request line to its end: libmicrohttpd's req_cls,
  * made by server_on_uri() and freed by server_on_completed(). */
@@ -93,6 +98,10 @@ struct server_route {
 struct server {
 	struct MHD_Daemon *daemon;
 	unsigned port;
+	int listen_fd;	    /* -1 when closed */
+	int wake_pipe[2];   /* written once by server_stop(): the acceptor returns */
+	pthread_t acceptor; /* valid when has_acceptor */
+	bool has_acceptor;
 	struct server_deps deps;
 	int64_t max_staleness_ms;
 	int64_t refresh_interval_ms;	    /* ours, to compare with the clients' */
@@ -975,12 +984,11 @@ static void server_option(struct server_options *o, enum MHD_OPTION option, intp
 	o->n++;
 }
 
-static void server_options_fill(struct server_options *o, const struct server_config *cfg, int fd)
+static void server_options_fill(struct server_options *o, const struct server_config *cfg)
 {
 	unsigned threads = cfg->threads ? cfg->threads : SERVER_DEFAULT_THREADS;
 
 	o->n = 0;
-	server_option(o, MHD_OPTION_LISTEN_SOCKET, fd);
 	if (threads > 1)
 		server_option(o, MHD_OPTION_THREAD_POOL_SIZE, threads);
 	if (cfg->max_connections)
@@ -992,29 +1000,105 @@ static void server_options_fill(struct server_options *o, const struct server_co
 	server_option(o, MHD_OPTION_END, 0);
 }
 
-/* Starts libmicrohttpd on the listening socket fd, which it owns from this
- * call on: it closes fd in MHD_stop_daemon() and on most failures. Our
- * options are fixed and valid, so the early failures that would leave fd
- * open (a bad option) do not happen; closing fd here could close it twice. */
-static int server_start_daemon(struct server *s, const struct server_config *cfg, int fd)
+/* The acceptor: accepts every connection and hands it to libmicrohttpd,
+ * until server_stop() writes to the wake pipe.
+ *
+ * Why not libmicrohttpd's own accept: each worker of its pool watches the
+ * listening socket, the first to wake accepts up to ten connections, and a
+ * connection stays with the worker that accepted it. A burst of clients
+ * was split 5/27 between two workers, and the busier worker's clients
+ * waited twice as long (bench/cloudmap-sd: the 1k /targets p99 swung
+ * between 0.6x and 1.1x nginx's from run to run). MHD_add_connection()
+ * gives a connection to the worker numbered by its descriptor modulo the
+ * pool's size, and accepted descriptors are consecutive, or refill the
+ * holes that closed connections of the same worker left, so a burst is
+ * split evenly.
+ *
+ * libmicrohttpd keeps its limits: MHD_add_connection() closes a connection
+ * over the total or per-address limit at once (its own accept would leave
+ * it waiting in the backlog while at the total limit). When accept() runs
+ * out of descriptors or memory, the acceptor pauses a moment rather than
+ * spin on a socket that stays readable. */
+static void *server_accept_main(void *arg)
+{
+	struct server *s = arg;
+	struct pollfd fds[2] = {
+		{ .fd = s->wake_pipe[0], .events = POLLIN },
+		{ .fd = s->listen_fd, .events = POLLIN },
+	};
+
+	for (;;) {
+		struct sockaddr_storage addr;
+		socklen_t addr_len = sizeof(addr);
+		int fd;
+
+		if (poll(fds, 2, -1) < 0) {
+			if (errno != EINTR) /* ENOMEM: wait for memory */
+				(void)poll(fds, 1, SERVER_ACCEPT_PAUSE_MS);
+			continue;
+		}
+		if (fds[0].revents)
+			return NULL;
+		if (!(fds[1].revents & POLLIN))
+			continue;
+		fd = accept(s->listen_fd, (struct sockaddr *)&addr, &addr_len);
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM)
+				(void)poll(fds, 1, SERVER_ACCEPT_PAUSE_MS);
+			continue; /* else gone already (ECONNABORTED), or EAGAIN, EINTR */
+		}
+		(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+		/* Made non-blocking by libmicrohttpd; closed by it on failure. */
+		(void)MHD_add_connection(s->daemon, fd, (struct sockaddr *)&addr, addr_len);
+	}
+}
+
+/* The port a listening socket is bound to, or 0. */
+static unsigned server_bound_port(int fd)
+{
+	struct sockaddr_storage addr;
+	socklen_t len = sizeof(addr);
+
+	if (getsockname(fd, (struct sockaddr *)&addr, &len) < 0)
+		return 0;
+	if (addr.ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)&addr)->sin6_port);
+	if (addr.ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)&addr)->sin_port);
+	return 0;
+}
+
+/* Starts libmicrohttpd without a listening socket of its own, then the
+ * acceptor on s->listen_fd, which stays the server's to close. */
+static int server_start_daemon(struct server *s, const struct server_config *cfg)
 {
 	/* No MHD_USE_ERROR_LOG: a library module does not log. MHD_USE_ITC
-	 * wakes every worker at once on stop. */
-	const unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC;
-	const union MHD_DaemonInfo *info;
+	 * wakes every worker at once on stop, and a worker when a connection
+	 * is added. */
+	const unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+			       MHD_USE_NO_LISTEN_SOCKET;
 	struct server_options o;
 
-	server_options_fill(&o, cfg, fd);
+	s->port = server_bound_port(s->listen_fd);
+	if (!s->port)
+		return -EIO;
+	server_options_fill(&o, cfg);
 	s->daemon = MHD_start_daemon(
 	    flags, 0, NULL, NULL, server_on_request, s, MHD_OPTION_URI_LOG_CALLBACK, server_on_uri,
 	    s, MHD_OPTION_NOTIFY_COMPLETED, server_on_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
 	    server_on_connection, s, MHD_OPTION_ARRAY, o.items, MHD_OPTION_END);
 	if (!s->daemon)
 		return -EIO;
-	info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
-	if (!info || !info->port)
-		return -EIO;
-	s->port = info->port;
+	if (pipe(s->wake_pipe) < 0) {
+		s->wake_pipe[0] = s->wake_pipe[1] = -1;
+		return -errno;
+	}
+	(void)fcntl(s->wake_pipe[0], F_SETFD, FD_CLOEXEC);
+	(void)fcntl(s->wake_pipe[1], F_SETFD, FD_CLOEXEC);
+	if (pthread_create(&s->acceptor, NULL, server_accept_main, s) != 0)
+		return -EAGAIN;
+	s->has_acceptor = true;
 	return 0;
 }
 
@@ -1047,6 +1131,7 @@ static struct server *server_new(const struct server_config *cfg, const struct s
 		free(s);
 		return NULL;
 	}
+	s->listen_fd = s->wake_pipe[0] = s->wake_pipe[1] = -1;
 	s->deps = *deps;
 	s->max_staleness_ms = cfg->max_staleness_ms;
 	s->refresh_interval_ms = cfg->refresh_interval_ms;
@@ -1074,7 +1159,7 @@ int server_start(const struct server_config *cfg, const struct server_deps *deps
 		 struct server **ret)
 {
 	struct server *s;
-	int fd, r;
+	int r;
 
 	r = server_check(cfg, deps);
 	if (r < 0)
@@ -1086,12 +1171,12 @@ int server_start(const struct server_config *cfg, const struct server_deps *deps
 	if (r < 0)
 		goto out_free;
 	if (cfg->listen_host)
-		r = server_listen_host(cfg->listen_host, cfg->port, &fd);
+		r = server_listen_host(cfg->listen_host, cfg->port, &s->listen_fd);
 	else
-		r = server_listen_any(cfg->port, &fd);
+		r = server_listen_any(cfg->port, &s->listen_fd);
 	if (r < 0)
 		goto out_free;
-	r = server_start_daemon(s, cfg, fd);
+	r = server_start_daemon(s, cfg);
 	if (r < 0)
 		goto out_free;
 	*ret = s;
@@ -1110,8 +1195,19 @@ struct server *server_stop(struct server *s)
 {
 	if (!s)
 		return NULL;
+	/* The acceptor first: it must not add a connection to a stopped daemon. */
+	if (s->has_acceptor) {
+		(void)!write(s->wake_pipe[1], "", 1);
+		pthread_join(s->acceptor, NULL);
+	}
 	if (s->daemon)
 		MHD_stop_daemon(s->daemon);
+	if (s->listen_fd >= 0)
+		close(s->listen_fd);
+	if (s->wake_pipe[0] >= 0) {
+		close(s->wake_pipe[0]);
+		close(s->wake_pipe[1]);
+	}
 	auth_free(s->auth);
 	free(s->telemetry_path);
 	free(s);
