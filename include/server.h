@@ -45,7 +45,7 @@
  * estimate of the request's share of the pool leaves room for it; else,
  * and for filtered answers (a list of the snapshot's ranges), a content
  * reader copies the pieces into libmicrohttpd's write buffer. Each
- * connection's kernel send buffer is bounded (128 KiB) so that large
+ * connection's kernel send buffer is bounded (256 KiB) so that large
  * answers to many clients are served in fair turns, and an acceptor thread
  * of ours, not libmicrohttpd's workers racing for the listening socket,
  * hands new connections to the workers so that a burst of clients is split
