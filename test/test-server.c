@@ -1061,6 +1061,34 @@ static void test_per_ip_connection_limit(void)
 	fixture_stop(&f);
 }
 
+/* At the total limit a new connection is closed at once, unanswered,
+ * rather than left waiting in the listen backlog; it is served again
+ * once another closes. */
+static void test_total_connection_limit(void)
+{
+	struct server_config cfg = default_config();
+	char got[1024];
+	struct fixture f;
+	int a, b, c, d;
+
+	cfg.max_connections = 2; /* one per worker */
+	CHECK_INT(fixture_start(&f, &cfg), 0);
+	a = open_served(f.port);
+	b = open_served(f.port);
+	CHECK(a >= 0 && b >= 0);
+	c = tcp_connect(f.port);
+	CHECK(c >= 0);
+	send_all(c, HEALTHY_REQUEST, strlen(HEALTHY_REQUEST));
+	CHECK_INT(read_until(c, "HTTP/1.1", got, sizeof(got), 3000), 0);
+	close(c);
+	close(a);
+	d = open_served_before(f.port, 3000);
+	CHECK(d >= 0);
+	close(d);
+	close(b);
+	fixture_stop(&f);
+}
+
 /* Prometheus keeps its connection: two requests, two answers, one socket. */
 static void test_keep_alive(void)
 {
@@ -2092,8 +2120,8 @@ int main(void)
 	    TEST_CASE(test_concurrent_clients_while_republishing), TEST_CASE(test_port_in_use),
 	    TEST_CASE(test_bad_addresses_and_config), TEST_CASE(test_listen_every_interface),
 	    TEST_CASE(test_listen_ipv6_host), TEST_CASE(test_oversized_request_refused),
-	    TEST_CASE(test_per_ip_connection_limit), TEST_CASE(test_keep_alive),
-	    TEST_CASE(test_connection_burst_split_over_workers),
+	    TEST_CASE(test_per_ip_connection_limit), TEST_CASE(test_total_connection_limit),
+	    TEST_CASE(test_keep_alive), TEST_CASE(test_connection_burst_split_over_workers),
 	    TEST_CASE(test_stop_is_fast_with_open_connections), TEST_CASE(test_filters),
 	    TEST_CASE(test_shards_split_as_hashmod), TEST_CASE(test_bad_queries_refused),
 	    TEST_CASE(test_filtered_answer_releases_snapshot), TEST_CASE(test_keep_alive_filtered),
