@@ -1042,8 +1042,10 @@ static void *server_accept_main(void *arg)
 		}
 		if (fds[0].revents)
 			return NULL;
-		if (!(fds[1].revents & POLLIN))
+		if (!(fds[1].revents & POLLIN)) { /* an error on the socket: not seen */
+			(void)poll(fds, 1, SERVER_ACCEPT_PAUSE_MS);
 			continue;
+		}
 		fd = accept(s->listen_fd, (struct sockaddr *)&addr, &addr_len);
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||

@@ -1034,25 +1034,24 @@ static int open_served_before(unsigned port, int timeout_ms)
 	return fd;
 }
 
-static void test_per_ip_connection_limit(void)
+/* With a server that allows two connections from here: a third is closed
+ * at once, unanswered (not left waiting in the listen backlog), and once
+ * one of the two closes, a new one is served again. */
+static void check_third_connection_closed(const struct server_config *cfg)
 {
-	struct server_config cfg = default_config();
 	char got[1024];
 	struct fixture f;
 	int a, b, c, d;
 
-	cfg.max_connections_per_ip = 2;
-	CHECK_INT(fixture_start(&f, &cfg), 0);
+	CHECK_INT(fixture_start(&f, cfg), 0);
 	a = open_served(f.port);
 	b = open_served(f.port);
 	CHECK(a >= 0 && b >= 0);
-	/* The third connection from 127.0.0.1 is closed unanswered. */
 	c = tcp_connect(f.port);
 	CHECK(c >= 0);
 	send_all(c, HEALTHY_REQUEST, strlen(HEALTHY_REQUEST));
 	CHECK_INT(read_until(c, "HTTP/1.1", got, sizeof(got), 3000), 0);
 	close(c);
-	/* Once one closes, a new one is served again. */
 	close(a);
 	d = open_served_before(f.port, 3000);
 	CHECK(d >= 0);
@@ -1061,32 +1060,20 @@ static void test_per_ip_connection_limit(void)
 	fixture_stop(&f);
 }
 
-/* At the total limit a new connection is closed at once, unanswered,
- * rather than left waiting in the listen backlog; it is served again
- * once another closes. */
+static void test_per_ip_connection_limit(void)
+{
+	struct server_config cfg = default_config();
+
+	cfg.max_connections_per_ip = 2;
+	check_third_connection_closed(&cfg);
+}
+
 static void test_total_connection_limit(void)
 {
 	struct server_config cfg = default_config();
-	char got[1024];
-	struct fixture f;
-	int a, b, c, d;
 
 	cfg.max_connections = 2; /* one per worker */
-	CHECK_INT(fixture_start(&f, &cfg), 0);
-	a = open_served(f.port);
-	b = open_served(f.port);
-	CHECK(a >= 0 && b >= 0);
-	c = tcp_connect(f.port);
-	CHECK(c >= 0);
-	send_all(c, HEALTHY_REQUEST, strlen(HEALTHY_REQUEST));
-	CHECK_INT(read_until(c, "HTTP/1.1", got, sizeof(got), 3000), 0);
-	close(c);
-	close(a);
-	d = open_served_before(f.port, 3000);
-	CHECK(d >= 0);
-	close(d);
-	close(b);
-	fixture_stop(&f);
+	check_third_connection_closed(&cfg);
 }
 
 /* Prometheus keeps its connection: two requests, two answers, one socket. */
