@@ -1008,14 +1008,14 @@ static void server_options_fill(struct server_options *o, const struct server_co
  *
  * Why not libmicrohttpd's own accept: each worker of its pool watches the
  * listening socket, the first to wake accepts up to ten connections, and a
- * connection stays with the worker that accepted it. A burst of clients
- * was split 5/27 between two workers, and the busier worker's clients
- * waited twice as long (bench/cloudmap-sd: the 1k /targets p99 swung
- * between 0.6x and 1.1x nginx's from run to run). MHD_add_connection()
- * gives a connection to the worker numbered by its descriptor modulo the
- * pool's size, and accepted descriptors are consecutive, or refill the
- * holes that closed connections of the same worker left, so a burst is
- * split evenly.
+ * connection stays with the worker that accepted it. wrk's 32 clients
+ * were split as badly as 5/27 between two workers, and the busier
+ * worker's clients waited longer (bench/cloudmap-sd: the 1k /targets
+ * p99 swung between 0.75x and 1.33x nginx's from run to run).
+ * MHD_add_connection() gives a connection to the worker numbered by its
+ * descriptor modulo the pool's size, and accepted descriptors are
+ * consecutive, or refill the holes that closed connections of the same
+ * worker left, so a burst is split evenly.
  *
  * libmicrohttpd keeps its limits: MHD_add_connection() closes a connection
  * over the total or per-address limit at once (its own accept would leave
