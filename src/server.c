@@ -7,10 +7,11 @@
  * and libmicrohttpd's worker threads call server_on_request(), which only
  * reads: the snapshot store (one reference per /targets answer, dropped in
  * the response's free callback), the metrics registry, and the server's own
- * fields, written once before the daemon starts. A route table maps an exact path to a handler,
- * one small function each; a handler builds a reply, and server_answer()
- * queues it, counts it and drops the local reference. A request with a
- * body is refused before the body is read, so a body is never buffered.
+ * fields, written once before the daemon starts. A route table maps an
+ * exact path to a handler, one small function each; a handler builds a
+ * reply, and server_answer() queues it, counts it and drops the local
+ * reference. A request with a body is refused before the body is read, so
+ * a body is never buffered.
  *
  * Each request has a small context (struct server_request) from its
  * request line to its end, holding the query string as sent, which
@@ -19,7 +20,9 @@
  * HTTP threads besides counters are the last client refresh interval (an
  * atomic) and the gauge it feeds. A filtered /targets answer is assembled
  * from the snapshot's ranges (answer.h) and streamed by a content reader;
- * the full answer, JSON or gzip, is lent as one buffer.
+ * the full answer, JSON or gzip, is lent as an I/O vector of the parts
+ * when it fits the connection's memory (server_iov_fits()), else streamed
+ * by the same reader.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -964,8 +967,8 @@ struct server_options {
  * bounded buffer makes each send take a fair turn; measured on loopback
  * it raised throughput too. Of 64, 128 and 256 KiB with the acceptor's
  * even split, 256 KiB gave the best tail at 1k targets and matched 128 KiB
- * at 10k; 32 KiB stalled. Linux caps it at net.core.wmem_max (Debian's default is
- * 208 KiB). Failing to set it changes nothing else. */
+ * at 10k; 32 KiB stalled. Linux caps it at net.core.wmem_max (Debian's
+ * default is 208 KiB). Failing to set it changes nothing else. */
 static void server_on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 				 enum MHD_ConnectionNotificationCode toe)
 {

@@ -1809,28 +1809,6 @@ static struct snapshot *publish_big(struct fixture *f, char (*addresses)[32],
 	return s;
 }
 
-/* GETs path with 24 KiB of request headers; the body, or NULL. */
-static char *get_with_big_header(unsigned port, const char *path, size_t *ret_len)
-{
-	size_t n = 24u << 10;
-	char *header = malloc(n + 8);
-	const struct request rq = { .path = path, .header = header };
-	struct http_response resp;
-	char *out = NULL;
-
-	if (!header)
-		return NULL;
-	memcpy(header, "X-Pad: ", 7);
-	memset(header + 7, 'p', n);
-	header[n + 7] = '\0';
-	http_response_init(&resp);
-	if (fetch(port, &rq, &resp) == CURLE_OK && resp.status == 200)
-		out = buf_steal(&resp.body, ret_len);
-	http_response_done(&resp);
-	free(header);
-	return out;
-}
-
 static void test_big_scattered_answer(void)
 {
 	char(*addresses)[32] = calloc(BIG_TARGETS, 32);
@@ -1854,7 +1832,7 @@ static void test_big_scattered_answer(void)
 	CHECK(plain && packed);
 	CHECK(plain_len == packed_len && memcmp(plain, packed, plain_len) == 0);
 	free(packed);
-	packed = get_with_big_header(f.port, path, &packed_len);
+	packed = get_padded(f.port, path, 24u << 10, "identity", &packed_len);
 	CHECK(packed != NULL);
 	CHECK(plain_len == packed_len && memcmp(plain, packed, plain_len) == 0);
 	root = json_loadb(plain, plain_len, 0, NULL);
